@@ -1,0 +1,3 @@
+from qdlpy.cli.main import main
+
+main()

@@ -1,0 +1,209 @@
+"""qdlpy's one exception tree, with an exit code and a hint per class.
+
+Exit codes (ux-and-style.md §c4; README "Exit codes" documents the same table):
+
+====  =====================================================================
+0     success
+1     internal error / no usable USB backend
+2     usage error, ambiguous device selection
+3     no matching device before --timeout
+4     permission denied opening the device
+5     device busy (claimed by another program or a kernel driver)
+6     protocol error (NAK, unexpected packet, no HELLO, wrong mode)
+7     transfer error or timeout mid-transfer (disconnect, I/O)
+8     partial dump (some regions failed; everything else is saved)
+9     output error (directory not empty, no space, write failure)
+10    input error (a dump folder or ELF that cannot be used)
+130   interrupted (Ctrl-C): the manifest says "interrupted", --resume continues
+====  =====================================================================
+
+Classes that have a matching built-in also subclass it (python-can style), so
+``except TimeoutError`` works for callers who do not know qdlpy.
+"""
+
+from __future__ import annotations
+
+from qdlpy.protocols.errors import (
+    DeviceNak,
+    MalformedPacket,
+    NoHello,
+    ProtocolError,
+    QdlpyError,
+    TableError,
+    UnexpectedPacket,
+)
+
+__all__ = [
+    "QdlpyError",
+    "ProtocolError",
+    "MalformedPacket",
+    "UnexpectedPacket",
+    "NoHello",
+    "DeviceNak",
+    "TableError",
+    "WrongMode",
+    "BackendUnavailable",
+    "InvalidArgument",
+    "AmbiguousDevice",
+    "DeviceNotFound",
+    "PermissionDenied",
+    "DeviceBusy",
+    "TransportError",
+    "TransferTimeout",
+    "Disconnected",
+    "PartialDump",
+    "OutputError",
+    "OutputExists",
+    "NoSpace",
+    "InputError",
+    "Interrupted",
+    "EXIT_CODES",
+]
+
+UDEV_HINT = (
+    "install the udev rule with `sudo \"$(command -v qdlpy)\" udev install` and re-plug the "
+    "device (see `qdlpy doctor`), or run as root"
+)
+
+
+class WrongMode(ProtocolError):
+    """The device is in a Sahara mode that cannot do what was asked (e.g. EDL for a dump)."""
+
+    code = "wrong-mode"
+
+
+class BackendUnavailable(QdlpyError):
+    """No libusb could be loaded (exit 1)."""
+
+    code = "no-usb-backend"
+    default_hint = (
+        "install libusb (`apt-get install libusb-1.0-0`) or `pip install libusb-package`; "
+        "QDLPY_LIBUSB=/path/to/libusb-1.0.so.0 picks a specific library"
+    )
+
+
+class InvalidArgument(QdlpyError):
+    """A command-line or API argument that cannot work (exit 2)."""
+
+    exit_code = 2
+    code = "invalid-argument"
+    default_hint = "see `qdlpy COMMAND --help`"
+
+
+class AmbiguousDevice(InvalidArgument):
+    """Several devices match and none was selected (exit 2)."""
+
+    code = "ambiguous-device"
+    default_hint = "pick one with --serial SN or --usb-path BUS-PORT (see `qdlpy list`)"
+
+
+class DeviceNotFound(QdlpyError):
+    """No matching device appeared before the timeout (exit 3)."""
+
+    exit_code = 3
+    code = "no-device"
+    default_hint = (
+        "check the cable and that the device is in crash-dump/EDL mode (`qdlpy list`); "
+        "--timeout 0 waits forever"
+    )
+
+
+class PermissionDenied(QdlpyError, PermissionError):
+    """The OS refused access to the device node (exit 4)."""
+
+    exit_code = 4
+    code = "permission-denied"
+    default_hint = UDEV_HINT
+
+
+class DeviceBusy(QdlpyError):
+    """Another program or a kernel driver holds the device (exit 5)."""
+
+    exit_code = 5
+    code = "device-busy"
+    default_hint = (
+        "another tool (qdl, edl, QPST, ModemManager) may hold it: close it, or find it with "
+        "`fuser -v /dev/bus/usb/BBB/DDD`"
+    )
+
+
+class TransportError(QdlpyError):
+    """I/O failed between host and device (exit 7)."""
+
+    exit_code = 7
+    code = "transport-error"
+    default_hint = "check the cable/hub and run the same command with --resume"
+
+
+class TransferTimeout(TransportError, TimeoutError):
+    """The device did not answer in time."""
+
+    code = "transfer-timeout"
+
+
+class Disconnected(TransportError, ConnectionError):
+    """The device went away (unplugged, reset, re-enumerating)."""
+
+    code = "disconnected"
+
+
+class PartialDump(QdlpyError):
+    """Some regions failed; every completed region is saved (exit 8)."""
+
+    exit_code = 8
+    code = "partial-dump"
+    default_hint = "see manifest.json for the failed regions; completed regions are kept"
+
+
+class OutputError(QdlpyError):
+    """Cannot write the output (exit 9)."""
+
+    exit_code = 9
+    code = "output-error"
+    default_hint = "choose another --output directory"
+
+
+class OutputExists(OutputError):
+    """The output directory is not empty."""
+
+    code = "output-exists"
+    default_hint = "use --resume to continue that dump, --force to add to it, or another -o DIR"
+
+
+class NoSpace(OutputError):
+    """Not enough free disk space for the selected regions."""
+
+    code = "no-space"
+    default_hint = "free some space or choose -o on a larger disk, then re-run with --resume"
+
+
+class InputError(QdlpyError):
+    """A dump folder, region file or ELF that cannot be used (exit 10)."""
+
+    exit_code = 10
+    code = "bad-input"
+    default_hint = "run `qdlpy inspect` on it to see what is there"
+
+
+class Interrupted(QdlpyError):
+    """The user pressed Ctrl-C; state was saved first (exit 130)."""
+
+    exit_code = 130
+    code = "interrupted"
+    default_hint = "run the same command with --resume to continue"
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "internal error, or no usable USB backend",
+    2: "usage error or ambiguous device selection",
+    3: "no matching device before --timeout",
+    4: "permission denied",
+    5: "device busy",
+    6: "protocol error (NAK, unexpected packet, wrong mode, no HELLO)",
+    7: "transfer error or timeout (disconnect, I/O)",
+    8: "partial dump",
+    9: "output error (directory not empty, no space, write failure)",
+    10: "input error (unusable dump folder or ELF)",
+    130: "interrupted",
+}
