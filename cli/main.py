@@ -128,8 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - the last line of defence: exit 1, never a raw trace
         if st.verbosity > 0:
             traceback.print_exc()
-        err = QdlpyError(f"internal error: {type(e).__name__}: {e}")
-        _report(err, st)
+        _report(QdlpyError(f"internal error: {type(e).__name__}: {e}"), st)
         code = 1
     if argv is None:
         sys.exit(code)

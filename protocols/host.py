@@ -1,0 +1,569 @@
+"""The host side of Sahara as a state machine over bytes (h11 style, no I/O).
+
+Feed what the transport delivered to ``receive_data()`` (one call per transfer/read) and get
+typed events back; call an action method (``hello_resp()``, ``memory_read()``, ...) and send
+the bytes it returns. Device errors (END_OF_IMAGE_TX with a non-zero status) raise
+``DeviceNak``; packets that are not allowed in the current state raise
+``UnexpectedPacket``. The machine never sends anything on its own.
+
+Flows (sahara-protocol.md §8.2, §9, §10, §11):
+
+* memory debug: HELLO -> hello_resp(2) -> MEMORY_DEBUG(64) -> memory_read(table) -> raw
+  table -> set_table() -> memory_read(...) -> raw data ... -> reset() -> RESET_RESP
+* command: HELLO -> hello_resp(3) -> CMD_READY -> execute(c) -> EXECUTE_RESP ->
+  execute_data(c) -> raw payload ... -> switch_mode(0) -> HELLO
+* image transfer: HELLO -> hello_resp(0) -> READ_DATA(64) -> image_data_sent() ... ->
+  END_OF_IMAGE_TX(0) -> done() -> DONE_RESP
+
+Raw phases (memory data, command payloads) are delivered as ``RawData`` events that wrap
+the caller's buffer without copying. The 16-byte END_OF_IMAGE_TX that a device sends in
+place of data (§10.6) is recognised: on transports with message boundaries when it is
+the whole first transfer, on byte streams when it is followed by silence
+(``receive_idle()``); the host never requests exactly 16 bytes (``plan_reads``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterator
+
+from .constants import (
+    EOI_SIZE,
+    HEADER_SIZE,
+    HOST_VERSION,
+    HOST_VERSION_SUPPORTED,
+    MAX_COMMAND_PACKET,
+    MAX_READ_SIZE,
+    Cmd,
+    Mode,
+)
+from .errors import DeviceNak, MalformedPacket, ProtocolError, UnexpectedPacket
+from .packets import (
+    CmdReady,
+    Done,
+    DoneResp,
+    EndOfImageTx,
+    Execute,
+    ExecuteData,
+    ExecuteResp,
+    Hello,
+    HelloResp,
+    MemoryDebug,
+    MemoryDebug64,
+    MemoryRead,
+    MemoryRead64,
+    Packet,
+    ReadData,
+    ReadData64,
+    Reset,
+    ResetResp,
+    ResetStateMachine,
+    SwitchMode,
+    build_packet,
+    command_name,
+    packet_length,
+    parse_packet,
+)
+
+__all__ = [
+    "HostState",
+    "HostMachine",
+    "HelloReceived",
+    "TableOffered",
+    "CommandReady",
+    "ExecuteResponse",
+    "ImageRequest",
+    "ImageDone",
+    "TransferComplete",
+    "ResetDone",
+    "RawData",
+    "RawComplete",
+    "Event",
+    "plan_reads",
+]
+
+_EOI_PREFIX = (int(Cmd.END_OF_IMAGE_TX)).to_bytes(4, "little") + EOI_SIZE.to_bytes(4, "little")
+
+
+class HostState(enum.Enum):
+    WAIT_HELLO = "wait-hello"
+    WAIT_TABLE_OFFER = "wait-memory-debug"  # after HELLO_RESP(2)
+    MEMORY_IDLE = "memory-idle"  # may send MEMORY_READ / RESET / SWITCH_MODE
+    MEMORY_RAW = "memory-raw"  # receiving raw memory bytes
+    WAIT_CMD_READY = "wait-cmd-ready"
+    COMMAND_IDLE = "command-idle"
+    WAIT_EXECUTE_RESP = "wait-execute-resp"
+    EXECUTE_READY = "execute-ready"  # EXECUTE_RESP seen; send EXECUTE_DATA
+    COMMAND_RAW = "command-raw"
+    IMAGE_WAIT = "image-wait"  # waiting for READ_DATA / END_OF_IMAGE_TX
+    IMAGE_SEND = "image-send"  # host owes the device data_length image bytes
+    WAIT_DONE_RESP = "wait-done-resp"
+    WAIT_RESET_RESP = "wait-reset-resp"
+    FAILED = "failed"  # the device NAKed: it only accepts RESET now (§8.1 WAIT_RESET)
+    CLOSED = "closed"  # RESET_RESP seen, or image transfer complete
+
+
+# ---- events -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class HelloReceived:
+    hello: Hello
+
+    @property
+    def mode(self) -> int:
+        return self.hello.mode
+
+
+@dataclasses.dataclass(frozen=True)
+class TableOffered:
+    """MEMORY_DEBUG(64): where the region table is and how long it is."""
+
+    address: int
+    length: int
+    is64: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandReady:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecuteResponse:
+    client_command: int
+    length: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageRequest:
+    image_id: int
+    offset: int
+    length: int
+    is64: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageDone:
+    """END_OF_IMAGE_TX with status 0: the image was accepted; answer with done()."""
+
+    image_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferComplete:
+    """DONE_RESP: ``complete`` False means the device wants another image."""
+
+    complete: bool
+    status: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ResetDone:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class RawData:
+    """A piece of a raw phase; ``data`` is a view of the caller's buffer (no copy)."""
+
+    data: memoryview
+
+
+@dataclasses.dataclass(frozen=True)
+class RawComplete:
+    """The raw phase received every requested byte."""
+
+    length: int
+
+
+Event = (
+    HelloReceived | TableOffered | CommandReady | ExecuteResponse | ImageRequest | ImageDone
+    | TransferComplete | ResetDone | RawData | RawComplete
+)
+
+
+def plan_reads(base: int, length: int, chunk: int) -> Iterator[tuple[int, int]]:
+    """Split [base, base+length) into MEMORY_READ requests of at most ``chunk`` bytes.
+
+    No request is exactly 16 bytes (an END_OF_IMAGE_TX would be indistinguishable from
+    the data, sahara-protocol.md §10.6): such a piece is sent as 8 + 8.
+    """
+    if chunk < 1 or chunk > MAX_READ_SIZE:
+        raise ValueError(f"chunk size must be 1..{MAX_READ_SIZE}, got {chunk}")
+    offset = 0
+    while offset < length:
+        n = min(chunk, length - offset)
+        if n == EOI_SIZE:
+            yield base + offset, 8
+            yield base + offset + 8, 8
+        else:
+            yield base + offset, n
+        offset += n
+
+
+class HostMachine:
+    """Host-side Sahara state machine. See the module docstring."""
+
+    def __init__(self, *, message_boundaries: bool = True) -> None:
+        self.message_boundaries = message_boundaries
+        self.state = HostState.WAIT_HELLO
+        self.hello: Hello | None = None
+        self.mode: int | None = None
+        self.is64 = True
+        self.table_address = 0
+        self.table_length = 0
+        self._allowed: list[tuple[int, int]] = []  # readable [start, end) ranges once the table is known
+        self._buf = bytearray()  # partial command packet
+        self._raw_left = 0
+        self._raw_total = 0
+        self._raw_first = True  # nothing of this raw phase received yet
+        self._held = bytearray()  # bytes that may be an END_OF_IMAGE_TX sent in place of data
+        self._raw_context = ""
+        self._pending_exec: int | None = None
+        self._image_owed = 0
+        self._images_seen: set[int] = set()
+
+    # ---- receiving ---------------------------------------------------------------------
+
+    @property
+    def in_raw_phase(self) -> bool:
+        return self.state in (HostState.MEMORY_RAW, HostState.COMMAND_RAW)
+
+    @property
+    def awaiting_idle(self) -> bool:
+        """True when held bytes look like an END_OF_IMAGE_TX and only silence can confirm it."""
+        return self.in_raw_phase and len(self._held) == EOI_SIZE
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Feed bytes from one read; return the events they complete."""
+        view = memoryview(data)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        if not len(view):
+            return []  # a ZLP or an empty read carries nothing
+        if self.in_raw_phase:
+            return self._receive_raw(view)
+        if self.state is HostState.CLOSED:
+            raise UnexpectedPacket(
+                f"{len(view)} bytes arrived after the session ended", hint=None
+            )
+        self._buf += view
+        events: list[Event] = []
+        while len(self._buf) >= HEADER_SIZE:
+            length = packet_length(self._buf)
+            if length < HEADER_SIZE or length > MAX_COMMAND_PACKET:
+                junk = bytes(self._buf[:16]).hex()
+                self._buf.clear()
+                raise MalformedPacket(
+                    f"impossible packet length {length} (first bytes {junk}) in state "
+                    f"{self.state.value}"
+                )
+            if len(self._buf) < length:
+                break
+            raw = bytes(self._buf[:length])
+            del self._buf[:length]
+            events.extend(self._dispatch(parse_packet(raw)))
+            if self.in_raw_phase and self._buf:
+                rest = bytes(self._buf)
+                self._buf.clear()
+                events.extend(self._receive_raw(memoryview(rest)))
+                break
+        return events
+
+    def receive_idle(self) -> list[Event]:
+        """The transport stayed quiet: held bytes that look like an EOI are an EOI."""
+        if self.in_raw_phase and len(self._held) == EOI_SIZE:
+            self._raise_eoi(bytes(self._held))
+        return []
+
+    def _receive_raw(self, view: memoryview) -> list[Event]:
+        if self._raw_first or self._held:
+            view = self._check_eoi_in_data(view)
+            if not len(view):
+                return []
+        n = len(view)
+        if n > self._raw_left:
+            extra = bytes(view[self._raw_left : self._raw_left + 16]).hex()
+            raise ProtocolError(
+                f"device sent {n - self._raw_left} bytes more than the {self._raw_total} "
+                f"requested ({self._raw_context}; extra bytes start {extra})"
+            )
+        self._raw_left -= n
+        events: list[Event] = [RawData(view)]
+        if self._raw_left == 0:
+            events.append(self._finish_raw())
+        return events
+
+    def _check_eoi_in_data(self, view: memoryview) -> memoryview:
+        """Hold back a prefix that may be a 16-byte END_OF_IMAGE_TX sent instead of data."""
+        first_transfer = self._raw_first and not self._held
+        self._raw_first = False
+        candidate = bytes(self._held) + bytes(view[: EOI_SIZE - len(self._held)])
+        looks_like_eoi = candidate[:8] == _EOI_PREFIX[: min(8, len(candidate))]
+        if not looks_like_eoi:
+            if self._held:
+                held = bytes(self._held)
+                self._held.clear()
+                return memoryview(held + bytes(view))
+            return view
+        whole = bytes(self._held) + bytes(view)
+        if self._raw_total < EOI_SIZE:
+            # Fewer than 16 bytes were requested: an EOI overruns the request.
+            if len(whole) >= EOI_SIZE:
+                self._raise_eoi(whole[:EOI_SIZE])
+            if len(whole) <= self._raw_total and not self.message_boundaries:
+                self._held[:] = whole
+                return memoryview(b"")
+            self._held.clear()
+            return memoryview(whole)
+        if len(whole) < EOI_SIZE:
+            if self.message_boundaries and first_transfer:
+                return view  # a short first transfer cannot be an EOI
+            self._held[:] = whole
+            return memoryview(b"")
+        if len(whole) == EOI_SIZE:
+            if self.message_boundaries and first_transfer:
+                self._raise_eoi(whole)  # the whole first transfer is exactly an EOI
+            self._held[:] = whole
+            return memoryview(b"")  # a byte stream: wait for more data or silence
+        self._held.clear()
+        return memoryview(whole)
+
+    def _raise_eoi(self, raw: bytes) -> None:
+        pkt = parse_packet(raw)
+        assert isinstance(pkt, EndOfImageTx)
+        self._held.clear()
+        self.state = HostState.FAILED
+        if pkt.status == 0:
+            raise UnexpectedPacket(
+                f"device ended the transfer with END_OF_IMAGE_TX(status 0) instead of data "
+                f"({self._raw_context})"
+            )
+        raise DeviceNak(pkt.status, self._raw_context, hint=_nak_hint(pkt.status, self.mode))
+
+    def _finish_raw(self) -> RawComplete:
+        total = self._raw_total
+        self.state = (
+            HostState.MEMORY_IDLE if self.state is HostState.MEMORY_RAW else HostState.COMMAND_IDLE
+        )
+        self._raw_total = self._raw_left = 0
+        return RawComplete(total)
+
+    def _dispatch(self, pkt: Packet) -> list[Event]:
+        st = self.state
+        if isinstance(pkt, EndOfImageTx) and pkt.status != 0:
+            self.state = HostState.FAILED
+            raise DeviceNak(
+                pkt.status,
+                f"in state {st.value}, image {pkt.image_id}",
+                hint=_nak_hint(pkt.status, self.mode),
+            )
+        if isinstance(pkt, Hello):
+            # A HELLO in another live state means the device restarted its session (after
+            # our SWITCH_MODE, or its own restart); only a finished session refuses it.
+            if st in (HostState.CLOSED, HostState.FAILED):
+                raise self._unexpected(pkt)
+            return [self._on_hello(pkt)]
+        if isinstance(pkt, ResetResp):
+            if st is not HostState.WAIT_RESET_RESP:
+                raise self._unexpected(pkt)
+            self.state = HostState.CLOSED
+            return [ResetDone()]
+        if st is HostState.WAIT_TABLE_OFFER and isinstance(pkt, (MemoryDebug, MemoryDebug64)):
+            self.is64 = isinstance(pkt, MemoryDebug64)
+            self.table_address, self.table_length = pkt.table_address, pkt.table_length
+            self.state = HostState.MEMORY_IDLE
+            return [TableOffered(pkt.table_address, pkt.table_length, self.is64)]
+        if st is HostState.WAIT_CMD_READY and isinstance(pkt, CmdReady):
+            self.state = HostState.COMMAND_IDLE
+            return [CommandReady()]
+        if st is HostState.WAIT_EXECUTE_RESP and isinstance(pkt, ExecuteResp):
+            if pkt.client_command != self._pending_exec:
+                raise UnexpectedPacket(
+                    f"EXECUTE_RESP for client command 0x{pkt.client_command:x}, "
+                    f"expected 0x{self._pending_exec or 0:x}"
+                )
+            self.state = HostState.EXECUTE_READY
+            return [ExecuteResponse(pkt.client_command, pkt.response_length)]
+        if st in (HostState.IMAGE_WAIT, HostState.WAIT_TABLE_OFFER) and isinstance(
+            pkt, (ReadData, ReadData64)
+        ):
+            if pkt.data_length == 0:
+                raise UnexpectedPacket(f"device asked for 0 bytes of image {pkt.image_id}")
+            self.state = HostState.IMAGE_SEND
+            self._image_owed = pkt.data_length
+            self._images_seen.add(pkt.image_id)
+            return [
+                ImageRequest(pkt.image_id, pkt.data_offset, pkt.data_length,
+                             isinstance(pkt, ReadData64))
+            ]
+        if st is HostState.IMAGE_WAIT and isinstance(pkt, EndOfImageTx):
+            return [ImageDone(pkt.image_id)]
+        if st is HostState.WAIT_DONE_RESP and isinstance(pkt, DoneResp):
+            complete = pkt.image_tx_status == 1
+            self.state = HostState.CLOSED if complete else HostState.IMAGE_WAIT
+            return [TransferComplete(complete, pkt.image_tx_status)]
+        raise self._unexpected(pkt)
+
+    def _unexpected(self, pkt: Packet) -> UnexpectedPacket:
+        return UnexpectedPacket(
+            f"device sent {command_name(pkt.CMD)} while the host was in state {self.state.value}"
+        )
+
+    def _on_hello(self, pkt: Hello) -> HelloReceived:
+        if pkt.version < 1 or pkt.version > 3 or pkt.version_supported > pkt.version:
+            raise ProtocolError(
+                f"device HELLO announces Sahara version {pkt.version} (oldest compatible "
+                f"{pkt.version_supported}); qdlpy speaks versions 1 to 3",
+                hint="this does not look like a Qualcomm Sahara device",
+            )
+        if pkt.mode > Mode.COMMAND:
+            raise ProtocolError(f"device HELLO offers unknown mode {pkt.mode}")
+        self.hello = pkt
+        self.mode = pkt.mode
+        self.state = HostState.WAIT_HELLO
+        self._buf.clear()
+        return HelloReceived(pkt)
+
+    # ---- actions -------------------------------------------------------------------------
+
+    def _require(self, *states: HostState, action: str) -> None:
+        if self.state not in states:
+            raise UnexpectedPacket(
+                f"cannot {action} in state {self.state.value}",
+                hint="this is a bug in qdlpy: please report it with qdlpy.log attached",
+            )
+
+    def hello_resp(self, mode: int | None = None) -> bytes:
+        """Answer HELLO; the default echoes the device's mode (sahara-protocol.md §18.2)."""
+        self._require(HostState.WAIT_HELLO, action="answer HELLO")
+        if self.hello is None:
+            raise UnexpectedPacket("cannot answer HELLO before one arrived")
+        chosen = self.hello.mode if mode is None else int(mode)
+        self.mode = chosen
+        self.state = {
+            Mode.IMAGE_TX_PENDING: HostState.IMAGE_WAIT,
+            Mode.IMAGE_TX_COMPLETE: HostState.IMAGE_WAIT,
+            Mode.MEMORY_DEBUG: HostState.WAIT_TABLE_OFFER,
+            Mode.COMMAND: HostState.WAIT_CMD_READY,
+        }[Mode(chosen)]
+        return build_packet(
+            HelloResp(version=HOST_VERSION, version_supported=HOST_VERSION_SUPPORTED,
+                      status=0, mode=chosen)
+        )
+
+    def set_table(self, ranges: list[tuple[int, int]]) -> None:
+        """Restrict memory reads to these (base, length) table entries (§18.7)."""
+        self._allowed = [(b, b + n) for b, n in ranges if n > 0]
+
+    def memory_read(self, address: int, length: int, context: str = "") -> bytes:
+        """Request raw memory; the answer arrives as RawData events then RawComplete."""
+        self._require(HostState.MEMORY_IDLE, action="send MEMORY_READ")
+        if length <= 0 or length > MAX_READ_SIZE or length == EOI_SIZE:
+            raise ValueError(f"invalid MEMORY_READ length {length}")
+        is_table = address == self.table_address and length <= self.table_length
+        if not is_table and not any(s <= address and address + length <= e for s, e in self._allowed):
+            raise ProtocolError(
+                f"refusing to read 0x{address:x}+0x{length:x}: outside every table entry "
+                "(the device would end the session)",
+                hint="this is a bug in qdlpy: please report it with qdlpy.log attached",
+            )
+        if not self.is64 and (address + length > 0xFFFFFFFF):
+            raise ProtocolError(f"0x{address:x}+0x{length:x} does not fit a 32-bit MEMORY_READ")
+        self._start_raw(HostState.MEMORY_RAW, length,
+                        context or f"reading 0x{address:x}+0x{length:x}")
+        pkt = MemoryRead64(address, length) if self.is64 else MemoryRead(address, length)
+        return build_packet(pkt)
+
+    def _start_raw(self, state: HostState, length: int, context: str) -> None:
+        self.state = state
+        self._raw_left = self._raw_total = length
+        self._raw_first = True
+        self._held.clear()
+        self._raw_context = context
+
+    def abandon_raw(self) -> None:
+        """Forget an unfinished raw phase (after a timeout; the caller drains the pipe)."""
+        if self.state is HostState.MEMORY_RAW:
+            self.state = HostState.MEMORY_IDLE
+        elif self.state is HostState.COMMAND_RAW:
+            self.state = HostState.COMMAND_IDLE
+        self._raw_left = self._raw_total = 0
+        self._held.clear()
+
+    @property
+    def raw_remaining(self) -> int:
+        return self._raw_left
+
+    def reset(self) -> bytes:
+        """RESET: ends the session; in memory-debug mode the SoC reboots and the dump is gone."""
+        self.state = HostState.WAIT_RESET_RESP
+        self._buf.clear()
+        return build_packet(Reset())
+
+    def switch_mode(self, mode: int) -> bytes:
+        """SWITCH_MODE: the device restarts its session with a HELLO of ``mode``."""
+        self._require(HostState.MEMORY_IDLE, HostState.COMMAND_IDLE, action="send SWITCH_MODE")
+        return self.reprovoke_hello(mode)
+
+    def reprovoke_hello(self, mode: int) -> bytes:
+        """SWITCH_MODE sent when the device's state is unknown (lost HELLO, §18.14).
+
+        Safe in every state a waiting device can be in: WAIT_HELLO_RESP treats it as an
+        invalid packet and resends HELLO; WAIT_MEMORY_READ / WAIT_CMD_EXEC restart the
+        session with a HELLO of ``mode``. Never a RESET (that reboots away the dump).
+        """
+        self.state = HostState.WAIT_HELLO
+        self.hello = None
+        self._buf.clear()
+        return build_packet(SwitchMode(int(mode)))
+
+    def execute(self, client_command: int) -> bytes:
+        self._require(HostState.COMMAND_IDLE, action="send EXECUTE")
+        self._pending_exec = int(client_command)
+        self.state = HostState.WAIT_EXECUTE_RESP
+        return build_packet(Execute(int(client_command)))
+
+    def execute_data(self, client_command: int, length: int) -> bytes:
+        self._require(HostState.EXECUTE_READY, action="send EXECUTE_DATA")
+        if length == 0:
+            self.state = HostState.COMMAND_IDLE
+        else:
+            self._start_raw(HostState.COMMAND_RAW, length,
+                            f"client command 0x{client_command:x} payload")
+        return build_packet(ExecuteData(int(client_command)))
+
+    def image_data_sent(self) -> None:
+        """The host wrote the bytes the last READ_DATA asked for."""
+        self._require(HostState.IMAGE_SEND, action="finish an image chunk")
+        self._image_owed = 0
+        self.state = HostState.IMAGE_WAIT
+
+    def done(self) -> bytes:
+        self._require(HostState.IMAGE_WAIT, action="send DONE")
+        self.state = HostState.WAIT_DONE_RESP
+        return build_packet(Done())
+
+    def reset_state_machine(self) -> bytes:
+        """RESET_STATE_MACHINE (0x13): no device handler is known (§4); offered for completeness."""
+        self.state = HostState.WAIT_HELLO
+        self.hello = None
+        return build_packet(ResetStateMachine())
+
+
+def _nak_hint(status: int, mode: int | None) -> str:
+    if status == 0x1B:
+        return (
+            "this device offers no memory dump: it is in EDL (PBL) mode, or download mode "
+            "was not enabled on the target before it crashed (qcom_scm.download_mode)"
+        )
+    if status == 0x19:
+        return (
+            "the device refused a read and now accepts only RESET, which reboots it; every "
+            "region read before this is saved"
+        )
+    if status in (0x21, 0x25):
+        return "the device rejected the image's signature: use the programmer signed for it"
+    return "see the status meaning above; the device may need a power-cycle"

@@ -1,0 +1,288 @@
+"""SaharaClient: the host state machine driven over a Transport.
+
+This is where protocol meets I/O: the handshake with lost-HELLO recovery, the region
+table, chunked memory reads into a reusable buffer, command mode, image transfer and
+RESET. Higher layers (pull, info, load) never touch packets.
+
+Timeouts follow sahara-protocol.md §18.10: about 1 s for command packets, about 30 s per
+data read; a HELLO that does not come within ~1 s is re-provoked with SWITCH_MODE
+(§18.14), never with RESET (which would reboot away a dump).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+
+from qdlpy.errors import (
+    DeviceNak,
+    Disconnected,
+    MalformedPacket,
+    NoHello,
+    ProtocolError,
+    TransferTimeout,
+    UnexpectedPacket,
+    WrongMode,
+)
+from qdlpy.protocols.constants import MAX_READ_SIZE, Mode
+from qdlpy.protocols.host import (
+    CommandReady,
+    Event,
+    ExecuteResponse,
+    HelloReceived,
+    HostMachine,
+    HostState,
+    ImageDone,
+    ImageRequest,
+    RawComplete,
+    RawData,
+    ResetDone,
+    TableOffered,
+    TransferComplete,
+)
+from qdlpy.protocols.packets import Hello
+from qdlpy.protocols.table import Region, parse_table
+from qdlpy.transport.base import Transport
+
+log = logging.getLogger("qdlpy.session")
+trace = logging.getLogger("qdlpy.trace")
+
+PACKET_BUFFER = 4096
+SLACK = 64 * 1024  # read buffers stay larger than what remains, so a ZLP ends the transfer (§10.5)
+
+EDL_EXPLANATION = (
+    "the device is in image-transfer (EDL) mode, not memory-debug (crash dump) mode: "
+    "download mode was probably not enabled on the target before it crashed "
+    "(qcom_scm.download_mode), or this is a PBL/EDL boot that cannot dump memory"
+)
+EDL_HINT = (
+    "enable download mode on the target (e.g. qcom_scm.download_mode=full or mini) and "
+    "reproduce the crash; `qdlpy info` works with a device in EDL mode"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DumpTable:
+    """What a memory-debug device offers."""
+
+    hello: Hello
+    is64: bool
+    address: int
+    raw: bytes
+    regions: list[Region]
+
+
+class SaharaClient:
+    """One Sahara conversation over an open Transport."""
+
+    def __init__(self, transport: Transport, *, hello_timeout: float = 1.0,
+                 command_timeout: float = 1.0, data_timeout: float = 30.0,
+                 idle_timeout: float = 0.25, hello_attempts: int = 3) -> None:
+        self.t = transport
+        self.hello_timeout = hello_timeout
+        self.command_timeout = command_timeout
+        self.data_timeout = data_timeout
+        self.idle_timeout = idle_timeout
+        self.hello_attempts = hello_attempts
+        self.m = HostMachine(message_boundaries=transport.message_boundaries)
+        self.hello: Hello | None = None
+        self.reprovoked = 0  # how many times a HELLO had to be re-provoked
+        self._buf = bytearray(MAX_READ_SIZE + SLACK)
+        self._view = memoryview(self._buf)
+
+    # ---- packets --------------------------------------------------------------------------
+
+    def _send(self, data: bytes) -> None:
+        trace.debug("-> %s", data.hex())
+        self.t.write(data, self.command_timeout)
+
+    def _events(self, timeout: float) -> list[Event]:
+        """Read until at least one event arrives (or the timeout)."""
+        while True:
+            data = self.t.read(PACKET_BUFFER, timeout)
+            trace.debug("<- %s", data.hex())
+            events = self.m.receive_data(data)
+            if events:
+                return events
+
+    def _expect(self, kind: type, what: str, timeout: float | None = None) -> Event:
+        try:
+            events = self._events(self.command_timeout if timeout is None else timeout)
+        except TransferTimeout as exc:
+            raise TransferTimeout(f"device did not send {what} within "
+                                  f"{self.command_timeout if timeout is None else timeout:g} s",
+                                  hint="power-cycle the device if this repeats") from exc
+        ev = events[0]
+        if not isinstance(ev, kind):
+            raise UnexpectedPacket(f"expected {what}, got {type(ev).__name__}")
+        return ev
+
+    # ---- handshake ------------------------------------------------------------------------
+
+    def wait_hello(self, reprovoke_mode: int) -> Hello:
+        """Wait for HELLO; if none comes, re-provoke it safely with SWITCH_MODE."""
+        for attempt in range(self.hello_attempts + 1):
+            try:
+                for ev in self._events(self.hello_timeout):
+                    if isinstance(ev, HelloReceived):
+                        self.hello = ev.hello
+                        log.debug("HELLO: version %d (compatible %d), mode %d, max command %d",
+                                  ev.hello.version, ev.hello.version_supported, ev.hello.mode,
+                                  ev.hello.cmd_packet_length)
+                        return ev.hello
+                raise UnexpectedPacket("device sent something other than HELLO first")
+            except TransferTimeout:
+                pass
+            except (MalformedPacket, UnexpectedPacket) as exc:
+                # Stale bytes of an earlier session (e.g. an interrupted read): drop them.
+                log.debug("discarding stale input before HELLO: %s", exc)
+                self.t.drain(quiet=self.idle_timeout)
+            if attempt == self.hello_attempts:
+                break
+            log.info("no HELLO from the device; asking it to restart its Sahara session")
+            self.reprovoked += 1
+            self._send(self.m.reprovoke_hello(reprovoke_mode))
+        raise NoHello(
+            f"the device sent no Sahara HELLO, even after {self.hello_attempts} safe "
+            "re-provocations (SWITCH_MODE)"
+        )
+
+    def open_memory_debug(self) -> DumpTable:
+        """Handshake in memory-debug mode and fetch the region table."""
+        hello = self.wait_hello(Mode.MEMORY_DEBUG)
+        if hello.mode in (Mode.IMAGE_TX_PENDING, Mode.IMAGE_TX_COMPLETE):
+            raise WrongMode(EDL_EXPLANATION, hint=EDL_HINT)
+        self._send(self.m.hello_resp(Mode.MEMORY_DEBUG))
+        try:
+            offer = self._expect(TableOffered, "the region table offer (MEMORY_DEBUG)")
+        except DeviceNak as nak:
+            if nak.status == 0x1B:
+                raise WrongMode(f"{nak.message}: {EDL_EXPLANATION}", hint=EDL_HINT) from nak
+            raise
+        assert isinstance(offer, TableOffered)
+        log.debug("table at 0x%x, %d bytes, %s entries", offer.address, offer.length,
+                  "64-bit" if offer.is64 else "32-bit")
+        if offer.length == 0 or offer.length > 64 * 1024:
+            from qdlpy.errors import TableError
+
+            raise TableError(f"device offers a region table of {offer.length} bytes "
+                             "(must be 1..65536)")
+        raw = bytes(self.read_chunk(offer.address, offer.length))
+        regions = parse_table(raw, is64=offer.is64)
+        self.m.set_table([(r.base, r.length) for r in regions])
+        return DumpTable(hello, offer.is64, offer.address, raw, regions)
+
+    # ---- memory -----------------------------------------------------------------------------
+
+    def read_chunk(self, address: int, length: int, timeout: float | None = None) -> memoryview:
+        """One MEMORY_READ; returns a view of the reusable buffer (valid until the next read).
+
+        Raises DeviceNak if the device answered with END_OF_IMAGE_TX, TransferTimeout if
+        it stalled (the machine is then back in the idle state; drain before retrying).
+        """
+        timeout = self.data_timeout if timeout is None else timeout
+        self._send(self.m.memory_read(address, length))
+        buf, view = self._buf, self._view
+        filled = 0
+        limit = min(len(buf), length + SLACK)
+        while True:
+            try:
+                got = self.t.readinto(view[filled:limit], timeout)
+            except TransferTimeout:
+                if self.m.awaiting_idle:
+                    self.m.receive_idle()  # raises DeviceNak: the EOI was the whole answer
+                self.m.abandon_raw()
+                raise
+            except Disconnected:
+                self.m.abandon_raw()
+                raise
+            for ev in self.m.receive_data(view[filled : filled + got]):
+                if isinstance(ev, RawData):
+                    n = len(ev.data)
+                    if ev.data.obj is not buf:  # released held bytes: not yet in place
+                        view[filled : filled + n] = ev.data
+                    filled += n
+                elif isinstance(ev, RawComplete):
+                    # Reads always offer more room than remains, so a ZLP ends the
+                    # transfer inside libusb; a stray one later reads as b"" and is ignored.
+                    return view[:length]
+
+    def abandon(self) -> None:
+        """After a failed read: forget it and drain what the device may still send."""
+        self.m.abandon_raw()
+        dropped = self.t.drain(quiet=self.idle_timeout)
+        if dropped:
+            log.debug("drained %d stale bytes", dropped)
+
+    @property
+    def failed(self) -> bool:
+        """The device NAKed and now only accepts RESET."""
+        return self.m.state is HostState.FAILED
+
+    # ---- command mode -----------------------------------------------------------------------
+
+    def open_command_mode(self) -> Hello:
+        hello = self.wait_hello(Mode.COMMAND)
+        self._send(self.m.hello_resp(Mode.COMMAND))
+        try:
+            self._expect(CommandReady, "CMD_READY")
+        except DeviceNak as nak:
+            raise WrongMode(f"device rejected command mode ({nak.message})",
+                            hint="this device or boot stage has no Sahara command mode") from nak
+        return hello
+
+    def execute(self, client_command: int) -> bytes:
+        """Run a client command and return its payload."""
+        self._send(self.m.execute(client_command))
+        resp = self._expect(ExecuteResponse, f"EXECUTE_RESP for command 0x{client_command:x}")
+        assert isinstance(resp, ExecuteResponse)
+        if resp.length > 4096:
+            raise ProtocolError(f"client command 0x{client_command:x} claims a "
+                                f"{resp.length}-byte answer (over 4096)")
+        self._send(self.m.execute_data(client_command, resp.length))
+        out = bytearray()
+        while len(out) < resp.length:
+            for ev in self._events(self.command_timeout):
+                if isinstance(ev, RawData):
+                    out += ev.data
+        return bytes(out)
+
+    def leave_command_mode(self) -> None:
+        """SWITCH_MODE(0), not RESET (sahara-protocol.md §11.4)."""
+        self._send(self.m.switch_mode(Mode.IMAGE_TX_PENDING))
+
+    # ---- image transfer ---------------------------------------------------------------------
+
+    def serve_images(self, provide: Callable[[int, int, int], bytes],
+                     on_chunk: Callable[[int, int, int], None] | None = None,
+                     *, sole_image: bool = False) -> int:
+        """Answer READ_DATA requests until DONE_RESP says complete; returns bytes sent."""
+        sent = 0
+        while True:
+            ev = self._events(self.data_timeout)[0]
+            if isinstance(ev, ImageRequest):
+                data = provide(ev.image_id, ev.offset, ev.length)
+                for i in range(0, len(data), MAX_READ_SIZE):
+                    self.t.write(data[i : i + MAX_READ_SIZE], self.data_timeout)
+                self.m.image_data_sent()
+                sent += len(data)
+                if on_chunk:
+                    on_chunk(ev.image_id, ev.offset, ev.length)
+            elif isinstance(ev, ImageDone):
+                self._send(self.m.done())
+            elif isinstance(ev, TransferComplete):
+                if ev.complete or sole_image:
+                    return sent
+            else:
+                raise UnexpectedPacket(f"unexpected {type(ev).__name__} during image transfer")
+
+    # ---- ending -------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """RESET: the device reboots (a memory-debug device loses its dump)."""
+        self._send(self.m.reset())
+        try:
+            self._expect(ResetDone, "RESET_RESP")
+        except (TransferTimeout, Disconnected):
+            log.debug("no RESET_RESP (the device may have rebooted already)")
