@@ -472,8 +472,8 @@ class HostMachine:
             )
         if not self.is64 and (address + length > 0xFFFFFFFF):
             raise ProtocolError(f"0x{address:x}+0x{length:x} does not fit a 32-bit MEMORY_READ")
-        self._start_raw(HostState.MEMORY_RAW, length,
-                        context or f"reading 0x{address:x}+0x{length:x}")
+        where = f"reading 0x{address:x}+0x{length:x}"
+        self._start_raw(HostState.MEMORY_RAW, length, f"{context}, {where}" if context else where)
         pkt = MemoryRead64(address, length) if self.is64 else MemoryRead(address, length)
         return build_packet(pkt)
 

@@ -67,8 +67,9 @@ class Region:
 
     @property
     def name(self) -> RegionName:
-        """Parsed name: from the description (firmware's naming source), else the file name."""
-        return parse_region_name(self.description or self.filename)
+        """Parsed name: from the file name (XBL derives it from the description and caps it
+        later, §3.5), else the description ("CMM Script" is only recognisable by file name)."""
+        return parse_region_name(self.filename or self.description)
 
     def to_dict(self) -> dict[str, object]:
         n = self.name

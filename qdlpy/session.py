@@ -175,14 +175,15 @@ class SaharaClient:
 
     # ---- memory -----------------------------------------------------------------------------
 
-    def read_chunk(self, address: int, length: int, timeout: float | None = None) -> memoryview:
+    def read_chunk(self, address: int, length: int, timeout: float | None = None,
+                   context: str = "") -> memoryview:
         """One MEMORY_READ; returns a view of the reusable buffer (valid until the next read).
 
         Raises DeviceNak if the device answered with END_OF_IMAGE_TX, TransferTimeout if
         it stalled (the machine is then back in the idle state; drain before retrying).
         """
         timeout = self.data_timeout if timeout is None else timeout
-        self._send(self.m.memory_read(address, length))
+        self._send(self.m.memory_read(address, length, context))
         buf, view = self._buf, self._view
         filled = 0
         limit = min(len(buf), length + SLACK)

@@ -1,0 +1,76 @@
+"""``qdlpy pull``: save every region of a crash-dump device and build minidump.elf."""
+
+from __future__ import annotations
+
+import click
+from rich.markup import escape
+
+from qdlpy.cli import output as ui
+from qdlpy.cli.options import device_options, json_option, parse_size_option
+from qdlpy.cli.progress import human, make_progress
+from qdlpy.pull import PullResult, pull
+
+SCHEMA = "qdlpy.pull/1"
+
+
+@click.command("pull")
+@device_options
+@click.option("-o", "--output", type=click.Path(file_okay=False), metavar="DIR",
+              help="Folder for the dump (default qdlpy-<serial|usb-path|scenario>-<UTC time>).")
+@click.option("-r", "--region", "regions", multiple=True, metavar="GLOB",
+              help="Only regions whose file name or description matches (repeatable).")
+@click.option("-x", "--exclude", multiple=True, metavar="GLOB", help="Skip matching regions.")
+@click.option("--resume", is_flag=True, help="Continue the pull in -o DIR (checks sizes and sha256).")
+@click.option("--force", is_flag=True, help="Add to a non-empty -o DIR (nothing is deleted).")
+@click.option("--after", type=click.Choice(["reset", "none"]), default="reset", show_default=True,
+              help="After a complete pull: reset the device, or leave it waiting.")
+@click.option("--chunk-size", callback=parse_size_option, metavar="N",
+              help="Bytes per MEMORY_READ (default 512K on usb/tcp, 32K on ttys; max 1M).")
+@click.option("--io-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds to wait for the data of one read before retrying.")
+@click.option("--elf/--no-elf", default=True, show_default=True,
+              help="Assemble minidump.elf (and full-dump ELFs) after the pull.")
+@click.option("--progress", "progress_mode", default="auto", show_default=True,
+              type=click.Choice(["auto", "rich", "plain", "none"]),
+              help="Progress display (auto: bars on a terminal, lines in logs, none with --json).")
+@json_option
+def command(transport: str | None, serial: str | None, usb_path: str | None, timeout: float,
+            output: str | None, regions: tuple[str, ...], exclude: tuple[str, ...],
+            resume: bool, force: bool, after: str, chunk_size: int | None, io_timeout: float,
+            elf: bool, progress_mode: str, as_json: bool) -> None:
+    """Pull the crash dump: every region to -o DIR, with manifest.json and minidump.elf.
+
+    Exit codes: 0 complete, 3 no device, 4 permission, 5 busy, 6 device error/NAK,
+    7 transfer error (resume with --resume), 9 output error, 130 interrupted.
+    """
+    st = ui.state()
+    ui.start_json(SCHEMA if as_json else None)
+    sink = make_progress(progress_mode, st.console, as_json)
+    result = pull(transport, serial=serial, usb_path=usb_path, output=output, regions=regions,
+                  exclude=exclude, resume=resume, force=force, after=after,
+                  chunk_size=chunk_size, timeout=timeout, io_timeout=io_timeout, elf=elf,
+                  progress=sink)
+    if as_json:
+        ui.emit_json(result.to_dict())
+        return
+    _summary(result, st)
+
+
+def _summary(result: PullResult, st: ui.CliState) -> None:
+    c = st.console
+    regions = result.regions
+    done = [r for r in regions if r.status == "complete"]
+    skipped = [r for r in regions if r.status == "skipped"]
+    c.print(f"[bold]{len(done)}[/] regions saved ({human(sum(r.length for r in done))}) in "
+            f"{escape(str(result.output_dir))}"
+            + (f", {len(skipped)} skipped" if skipped else ""))
+    elf = result.elf or {}
+    outputs = elf.get("outputs") if isinstance(elf, dict) else None
+    if outputs:
+        for o in outputs:
+            c.print(f"ELF: {escape(str(o))}")
+    for cmd in (elf.get("next_commands") or []) if isinstance(elf, dict) else []:
+        c.print(f"  next: {escape(str(cmd))}")
+    for w in result.manifest.warnings:
+        c.print(f"[yellow]warning:[/] {escape(w)}")
+    click.echo(str(result.output_dir))

@@ -1,0 +1,41 @@
+"""A tqdm progress adapter for scripts and notebooks (``qdlpy.pull(..., progress=TqdmProgress())``).
+
+tqdm is imported only when this adapter is created; the CLI uses rich instead
+(ux-and-style.md §b7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TqdmProgress:
+    """ProgressSink drawing one byte bar over the whole pull (tqdm.auto: notebook aware)."""
+
+    def __init__(self, **tqdm_kwargs: Any) -> None:
+        from tqdm.auto import tqdm
+
+        self._tqdm = tqdm
+        self._kwargs = {"unit": "B", "unit_scale": True, "unit_divisor": 1024, **tqdm_kwargs}
+        self.bar: Any = None
+
+    def begin(self, total_bytes: int, regions: int) -> None:
+        self.bar = self._tqdm(total=total_bytes, **self._kwargs)
+
+    def region_start(self, name: str, size: int, done: int) -> None:
+        if self.bar is not None:
+            self.bar.set_description(name)
+            if done:
+                self.bar.update(done)
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def region_end(self, name: str, status: str) -> None:
+        if self.bar is not None and status != "complete":
+            self.bar.write(f"{name}: {status}")
+
+    def end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,563 @@
+"""``qdlpy.pull``: every selected region saved safely, fast and resumably.
+
+The loop, per region: stream MEMORY_READ chunks from the session's buffer straight into
+NAME.part and its sha256, fsync, rename, rewrite the manifest. Failures keep everything
+already saved and never reset the device (that would lose the dump):
+
+* END_OF_IMAGE_TX instead of data: the region is marked failed with the decoded status;
+  the device now accepts only RESET, so the pull stops (exit 6) and says so.
+* a transfer timeout: drain, retry the same bytes in smaller requests (§10.6), a bounded
+  number of times.
+* a disconnect: wait for the device (``timeout``), handshake again (the table must be the
+  same), continue from the last complete chunk.
+* Ctrl-C: finish the chunk, write the manifest as interrupted, release the device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fnmatch
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from qdlpy.errors import (
+    DeviceNak,
+    Disconnected,
+    InvalidArgument,
+    NoSpace,
+    OutputError,
+    OutputExists,
+    QdlpyError,
+    TransferTimeout,
+    TransportError,
+)
+from qdlpy.progress import NullProgress, ProgressSink
+from qdlpy.protocols.constants import MAX_READ_SIZE
+from qdlpy.protocols.host import plan_reads
+from qdlpy.protocols.table import Region
+from qdlpy.session import DumpTable, SaharaClient
+from qdlpy.transport.base import Transport
+
+from . import manifest as mf
+from .logfile import debug_log
+from .manifest import Manifest, RegionRecord, utcnow, write_atomic
+from .names import unique_names
+from .writer import RegionWriter, file_sha256
+
+log = logging.getLogger("qdlpy.pull")
+
+MIN_CHUNK = 512
+SERIAL_CHUNK = 32 * 1024
+RETRY_ATTEMPTS = 3  # per request, with shrinking sizes (sahara-protocol.md §10.6)
+MAX_RECONNECTS = 8
+SPACE_MARGIN = 16 * 1024 * 1024  # leave room for the manifest, log and ELF headers
+
+
+@dataclasses.dataclass
+class PullResult:
+    """What a pull did; ``to_dict()`` is the ``qdlpy.pull/1`` summary."""
+
+    output_dir: Path
+    manifest: Manifest
+    elf: dict[str, Any] | None = None
+    reconnects: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    bytes_read: int = 0
+
+    @property
+    def status(self) -> str:
+        return self.manifest.status
+
+    @property
+    def regions(self) -> list[RegionRecord]:
+        return self.manifest.regions
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.manifest.to_dict()
+        d["output_dir"] = str(self.output_dir)
+        d["stats"] = {
+            "seconds": round(self.seconds, 3),
+            "bytes_read": self.bytes_read,
+            "mb_per_s": round(self.bytes_read / self.seconds / 1e6, 2) if self.seconds else None,
+            "reconnects": self.reconnects,
+            "retries": self.retries,
+        }
+        return d
+
+
+@dataclasses.dataclass
+class _Options:
+    transport: str | Transport | None
+    serial: str | None
+    usb_path: str | None
+    timeout: float
+    io_timeout: float
+    chunk_size: int | None
+    hello_timeout: float
+
+
+class _Interrupt:
+    """First Ctrl-C: finish the current chunk and stop cleanly; a second one: stop now."""
+
+    def __init__(self, external: threading.Event | None) -> None:
+        self.flag = external or threading.Event()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: object) -> None:
+            if self.flag.is_set():
+                raise KeyboardInterrupt
+            log.warning("interrupt: finishing the current chunk, then saving state "
+                        "(press Ctrl-C again to stop at once)")
+            self.flag.set()
+
+        old = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, old)
+
+
+def _connect(opts: _Options) -> Transport:
+    if isinstance(opts.transport, Transport):
+        opts.transport.open()
+        return opts.transport
+    from qdlpy.transport import connect
+
+    return connect(opts.transport, serial=opts.serial, usb_path=opts.usb_path,
+                   timeout=opts.timeout)
+
+
+def _client(t: Transport, opts: _Options) -> SaharaClient:
+    return SaharaClient(t, data_timeout=opts.io_timeout, hello_timeout=opts.hello_timeout)
+
+
+def _matches(rec: RegionRecord, patterns: Sequence[str]) -> bool:
+    names = {rec.filename, rec.raw_filename, rec.description,
+             rec.filename.rsplit(".", 1)[0], rec.raw_filename.rsplit(".", 1)[0]}
+    return any(fnmatch.fnmatch(n.lower(), p.lower()) for n in names for p in patterns)
+
+
+def _records(table: DumpTable) -> list[RegionRecord]:
+    names = unique_names([(r.filename or r.description, r.position) for r in table.regions])
+    out = []
+    for r, name in zip(table.regions, names):
+        n = r.name
+        out.append(RegionRecord(
+            position=r.position, filename=name, raw_filename=r.filename,
+            description=r.description, base=r.base, length=r.length, save_pref=r.save_pref,
+            kind=n.kind.value, region_id=n.id,
+        ))
+    return out
+
+
+def _table_info(table: DumpTable) -> dict[str, Any]:
+    return {
+        "address": f"0x{table.address:x}",
+        "length": len(table.raw),
+        "is64": table.is64,
+        "entry_size": 64 if table.is64 else 52,
+        "entries": len(table.regions),
+        "sha256": hashlib.sha256(table.raw).hexdigest(),
+    }
+
+
+def _resolve_chunk(chunk_size: int | None, t: Transport) -> int:
+    if chunk_size is None:
+        return t.default_chunk_size
+    if not MIN_CHUNK <= chunk_size <= MAX_READ_SIZE:
+        raise InvalidArgument(
+            f"--chunk-size must be between {MIN_CHUNK} and {MAX_READ_SIZE} bytes (1 MiB cap: "
+            f"the device keeps read lengths in 32 bits), not {chunk_size}")
+    return chunk_size
+
+
+def default_output_dir(label: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label) or "device"
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return Path(f"qdlpy-{safe}-{stamp}")
+
+
+def _prepare_folder(output: Path | None, resume: bool, force: bool) -> Manifest | None:
+    """Check the output folder before touching the device. Returns the manifest to resume."""
+    if output is None:
+        if resume:
+            raise InvalidArgument("--resume needs the folder to resume: -o DIR")
+        return None
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"{output} exists and is not a folder")
+    non_empty = output.is_dir() and any(output.iterdir())
+    if resume:
+        if not (output / mf.NAME).is_file():
+            raise OutputError(f"{output} has no {mf.NAME} to resume from",
+                              hint="pull into a new -o DIR (or --force to add to this one)")
+        return Manifest.load(output)
+    if non_empty and not force:
+        raise OutputExists(f"output folder {output} is not empty")
+    return None
+
+
+def _free_space(folder: Path) -> int:
+    return shutil.disk_usage(folder).free
+
+
+def pull(
+    transport: str | Transport | None = None,
+    *,
+    serial: str | None = None,
+    usb_path: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+    regions: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    resume: bool = False,
+    force: bool = False,
+    after: str = "reset",
+    chunk_size: int | None = None,
+    timeout: float = 60.0,
+    io_timeout: float = 30.0,
+    hello_timeout: float = 1.0,
+    elf: bool = True,
+    progress: ProgressSink | None = None,
+    interrupt: threading.Event | None = None,
+) -> PullResult:
+    """Pull every selected region of a crash-dump device into a folder (see module doc).
+
+    ``transport`` is a URI (``usb`` by default, ``tcp:HOST:PORT``, ``sim:kmemdump``, ...)
+    or an already constructed Transport. Raises a QdlpyError subclass on failure; the
+    folder's manifest.json always tells what was saved.
+    """
+    if after not in ("reset", "none"):
+        raise InvalidArgument(f"--after must be reset or none, not {after!r}")
+    opts = _Options(transport, serial, usb_path, timeout, io_timeout, chunk_size, hello_timeout)
+    out = Path(output) if output is not None else None
+    previous = _prepare_folder(out, resume, force)
+    sink: ProgressSink = progress or NullProgress()
+    stop = _Interrupt(interrupt)
+    started = time.monotonic()
+    t = _connect(opts)
+    try:
+        client = _client(t, opts)
+        table = client.open_memory_debug()
+        label = t.identity().label()
+        if out is None:
+            out = default_output_dir(getattr(t, "label", lambda: label)())
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from exc
+        with debug_log(out / "qdlpy.log"), stop.installed():
+            run = _Run(opts, out, t, client, table, sink, stop, previous, regions, exclude)
+            try:
+                run.execute()
+            finally:
+                sink.end()
+            result = PullResult(out, run.manifest, reconnects=run.reconnects,
+                                retries=run.retries, bytes_read=run.bytes_read)
+            if elf and run.manifest.status == "complete":
+                result.elf = _assemble(out, run.manifest)
+            if after == "reset" and run.manifest.status == "complete":
+                log.info("all regions saved; resetting the device (--after none keeps it waiting)")
+                run.client.reset()
+                run.manifest.after = "reset"
+            else:
+                run.manifest.after = "none"
+            run.manifest.save(out)
+            result.seconds = time.monotonic() - started
+            return result
+    finally:
+        with contextlib.suppress(Exception):
+            (t if not isinstance(opts.transport, Transport) else opts.transport).close()
+
+
+def _assemble(folder: Path, manifest: Manifest) -> dict[str, Any] | None:
+    """Build minidump.elf / other-group ELFs when the folder holds a dump that has them."""
+    if not any(r.kind == "kernel" and r.status == mf.COMPLETE for r in manifest.regions) and \
+            not any(r.kind == "fulldump" and r.status == mf.COMPLETE for r in manifest.regions):
+        return None
+    try:
+        from qdlpy.assemble import assemble
+    except ImportError:  # pragma: no cover - the assembler ships with qdlpy
+        return None
+    try:
+        report = assemble(folder)
+    except QdlpyError as exc:
+        log.warning("ELF assembly failed: %s (the region files are complete; run "
+                    "`qdlpy assemble %s` after fixing)", exc, folder)
+        manifest.elf = {"status": "error", "error": exc.to_dict()}
+        manifest.warnings.append(f"ELF assembly failed: {exc}")
+        return manifest.elf
+    manifest.elf = report.to_dict()
+    return manifest.elf
+
+
+class _Run:
+    """One pull's mutable state (kept out of pull() to keep each step readable)."""
+
+    def __init__(self, opts: _Options, out: Path, t: Transport, client: SaharaClient,
+                 table: DumpTable, sink: ProgressSink, stop: _Interrupt,
+                 previous: Manifest | None, include: Sequence[str],
+                 exclude: Sequence[str]) -> None:
+        self.opts, self.out, self.t, self.client, self.table = opts, out, t, client, table
+        self.sink, self.stop = sink, stop
+        self.chunk = _resolve_chunk(opts.chunk_size, t)
+        self.reconnects = self.retries = self.bytes_read = 0
+        records = _records(table)
+        if previous is not None:
+            self._check_same_dump(previous, table)
+            records = previous.regions
+        for rec in records:
+            selected = (not include or _matches(rec, include)) and not (exclude and _matches(rec, exclude))
+            if not selected and rec.status != mf.COMPLETE:
+                rec.status = mf.SKIPPED
+            elif selected and rec.status == mf.SKIPPED:
+                rec.status = mf.PENDING
+        ident = t.identity()
+        self.manifest = Manifest(
+            status="running", started=utcnow(), transport=ident.transport,
+            device={**ident.to_dict(), "sahara_version": table.hello.version,
+                    "mode": table.hello.mode},
+            table=_table_info(table), chunk_size=self.chunk, regions=records,
+            selection={"include": list(include), "exclude": list(exclude)},
+        )
+        if previous is not None:
+            self.manifest.warnings = list(previous.warnings)
+
+    @staticmethod
+    def _check_same_dump(previous: Manifest, table: DumpTable) -> None:
+        if previous.table.get("sha256") != _table_info(table)["sha256"]:
+            raise OutputExists(
+                "the device now offers a different region table than the one in this folder's "
+                "manifest: it is another device or another crash",
+                hint="pull into a new -o DIR; the files here are kept")
+
+    # ---- the loop ---------------------------------------------------------------------
+
+    def execute(self) -> None:
+        m = self.manifest
+        self._verify_existing()
+        todo = [r for r in m.regions if r.status not in (mf.COMPLETE, mf.SKIPPED)]
+        need = sum(r.length - r.bytes for r in todo)
+        free = _free_space(self.out)
+        if need + SPACE_MARGIN > free:
+            m.status = "failed"
+            err = NoSpace(f"the selected regions need {need} bytes but {self.out} has {free} "
+                          "bytes free")
+            m.error = err.to_dict()
+            m.save(self.out)
+            raise err
+        write_atomic(self.out / "table.bin", self.table.raw)
+        from qdlpy.assemble.sources import write_dump_info
+
+        write_atomic(self.out / "dump_info.txt",
+                     write_dump_info(_DumpInfoEntry.of(r) for r in m.regions).encode())
+        m.save(self.out)
+        self.sink.begin(sum(r.length for r in m.regions if r.status != mf.SKIPPED),
+                        sum(1 for r in m.regions if r.status != mf.SKIPPED))
+        for rec in m.regions:
+            if rec.status == mf.SKIPPED:
+                continue
+            if rec.status == mf.COMPLETE:
+                self.sink.region_start(rec.filename, rec.length, rec.length)
+                self.sink.region_end(rec.filename, mf.COMPLETE)
+                continue
+            if self.stop.flag.is_set():
+                self._interrupted()
+            try:
+                self._pull_region(rec)
+            except DeviceNak as nak:
+                self._fail(rec, nak)
+                m.status = "partial"
+                m.error = nak.to_dict()
+                m.finished = utcnow()
+                m.save(self.out)
+                raise
+            except QdlpyError as err:
+                m.status = "failed" if not any(r.status == mf.COMPLETE for r in m.regions) else "partial"
+                m.error = err.to_dict()
+                m.finished = utcnow()
+                m.save(self.out)
+                raise
+            m.save(self.out)
+            if self.stop.flag.is_set() and rec.status != mf.COMPLETE:
+                self._interrupted()
+        m.status = "complete"
+        m.finished = utcnow()
+        m.save(self.out)
+
+    def _interrupted(self) -> None:
+        from qdlpy.errors import Interrupted
+
+        m = self.manifest
+        m.status = "interrupted"
+        m.finished = utcnow()
+        err = Interrupted("interrupted: every complete region and chunk is saved")
+        m.error = err.to_dict()
+        m.save(self.out)
+        raise err
+
+    def _fail(self, rec: RegionRecord, err: QdlpyError) -> None:
+        rec.status = mf.FAILED if rec.bytes == 0 else mf.PARTIAL
+        rec.error = err.to_dict()
+        log.error("%s: %s", rec.filename, err)
+        self.sink.region_end(rec.filename, rec.status)
+
+    def _verify_existing(self) -> None:
+        """On resume: trust a region only if its file matches the manifest (size and sha256)."""
+        for rec in self.manifest.regions:
+            final = self.out / rec.filename
+            part = self.out / (rec.filename + ".part")
+            if rec.status == mf.COMPLETE:
+                ok = final.is_file() and final.stat().st_size == rec.length and \
+                    file_sha256(final) == rec.sha256
+                if not ok:
+                    self.manifest.warnings.append(
+                        f"{rec.filename}: file missing or changed since the manifest; pulled again")
+                    rec.status, rec.bytes, rec.sha256 = mf.PENDING, 0, None
+            elif rec.bytes:
+                ok = part.is_file() and part.stat().st_size >= rec.bytes
+                if ok:
+                    h = hashlib.sha256()
+                    with open(part, "rb") as f:
+                        left = rec.bytes
+                        while left > 0:
+                            block = f.read(min(1 << 20, left))
+                            if not block:
+                                break
+                            h.update(block)
+                            left -= len(block)
+                    ok = left == 0 and h.hexdigest() == rec.sha256
+                if not ok:
+                    rec.bytes, rec.sha256 = 0, None
+                rec.status = mf.PENDING
+            elif rec.status not in (mf.SKIPPED,):
+                rec.status = mf.PENDING
+
+    def _pull_region(self, rec: RegionRecord) -> None:
+        began = time.monotonic()
+        writer = RegionWriter(self.out, rec.filename, resume_from=rec.bytes)
+        self.sink.region_start(rec.filename, rec.length, writer.done)
+        try:
+            offset = writer.done
+            while offset < rec.length:
+                if self.stop.flag.is_set():
+                    break
+                step = min(self.chunk, rec.length - offset)
+                data = self._read_with_recovery(rec, rec.base + offset, step)
+                writer.write(data)
+                offset += len(data)
+                self.bytes_read += len(data)
+                rec.bytes = writer.done
+                self.sink.advance(len(data))
+            if offset >= rec.length:
+                rec.sha256 = writer.finish()
+                rec.bytes = rec.length
+                rec.status = mf.COMPLETE
+            else:
+                writer.close()
+                rec.sha256 = writer.hexdigest()
+                rec.status = mf.PARTIAL
+        except QdlpyError:
+            writer.close()
+            rec.sha256 = writer.hexdigest()
+            rec.bytes = writer.done
+            rec.seconds += time.monotonic() - began
+            raise
+        rec.seconds += time.monotonic() - began
+        self.sink.region_end(rec.filename, rec.status)
+        if rec.status == mf.COMPLETE:
+            log.debug("%s: %d bytes in %.2f s", rec.filename, rec.length, rec.seconds)
+
+    def _read_with_recovery(self, rec: RegionRecord, address: int, length: int) -> memoryview:
+        """Read [address, address+length) completely, surviving stalls and disconnects."""
+        attempt = 0
+        reconnects = 0
+        while True:
+            try:
+                return self._read_exact(rec, address, length, attempt)
+            except TransferTimeout as exc:
+                attempt += 1
+                self.retries += 1
+                if attempt >= RETRY_ATTEMPTS:
+                    raise TransferTimeout(
+                        f"{rec.filename}: no data at 0x{address:x} after {attempt} attempts "
+                        f"with smaller requests ({exc})",
+                        hint="check the cable/hub; the device still holds the dump: run the "
+                             "same command with --resume") from exc
+                log.warning("%s: read at 0x%x timed out; retrying with smaller requests",
+                            rec.filename, address)
+                self.client.abandon()
+            except Disconnected as exc:
+                reconnects += 1
+                if reconnects > MAX_RECONNECTS:
+                    raise
+                log.warning("%s: device disconnected (%s); waiting for it to come back",
+                            rec.filename, exc)
+                self._reconnect()
+
+    def _read_exact(self, rec: RegionRecord, address: int, length: int,
+                    attempt: int) -> memoryview:
+        """One request, or several smaller ones on retries (512K -> 64K -> 4K, §10.6)."""
+        where = f"region {rec.filename}"
+        if attempt == 0:
+            return self.client.read_chunk(address, length, context=where)
+        piece = max(4096, self.chunk >> (3 * attempt))
+        if piece >= length:
+            return self.client.read_chunk(address, length, context=where)
+        out = bytearray()
+        for a, n in plan_reads(address, length, piece):
+            out += self.client.read_chunk(a, n, context=where)
+        return memoryview(out)
+
+    def _reconnect(self) -> None:
+        with contextlib.suppress(Exception):
+            self.t.close()
+        deadline = None if self.opts.timeout == 0 else time.monotonic() + self.opts.timeout
+        while True:
+            try:
+                self.t = _connect(dataclasses.replace(
+                    self.opts, timeout=max(0.5, (deadline - time.monotonic()) if deadline else 0)))
+                self.client = _client(self.t, self.opts)
+                table = self.client.open_memory_debug()
+                break
+            except (Disconnected, TransportError) as exc:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise Disconnected(f"the device did not come back within "
+                                       f"{self.opts.timeout:g} s ({exc})") from exc
+                time.sleep(0.25)
+        if table.raw != self.table.raw:
+            raise OutputExists("after reconnecting, the device offers a different region table: "
+                               "it is not the same dump")
+        self.reconnects += 1
+        log.info("device is back (reconnect %d); continuing", self.reconnects)
+
+
+@dataclasses.dataclass(frozen=True)
+class _DumpInfoEntry:
+    """A manifest record seen as a dump_info.txt line (saved file names, table addresses)."""
+
+    base: int
+    length: int
+    save_pref: int
+    description: str
+    filename: str
+
+    @classmethod
+    def of(cls, r: RegionRecord) -> _DumpInfoEntry:
+        return cls(r.base, r.length, r.save_pref, r.description, r.filename)
+
+
+__all__ = ["PullResult", "pull", "default_output_dir", "Region"]

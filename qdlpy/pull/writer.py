@@ -1,0 +1,99 @@
+"""Streaming a region to disk: NAME.part, incremental sha256, fsync, rename.
+
+Memory stays flat: every chunk goes straight from the session's read buffer to the file
+and the hash. A resumed region first re-hashes the bytes already in NAME.part.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from pathlib import Path
+
+from qdlpy.errors import NoSpace, OutputError
+
+from .manifest import fsync_dir
+
+
+def output_error(exc: OSError, path: Path) -> OutputError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NoSpace(f"no space left writing {path}")
+    return OutputError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+class RegionWriter:
+    """Writes one region file; ``done`` bytes are durable once ``sync()`` returned."""
+
+    def __init__(self, folder: Path, filename: str, *, resume_from: int = 0) -> None:
+        self.final = folder / filename
+        self.part = folder / (filename + ".part")
+        self.sha = hashlib.sha256()
+        self.done = 0
+        try:
+            if resume_from:
+                with open(self.part, "rb") as f:
+                    while self.done < resume_from:
+                        block = f.read(min(1 << 20, resume_from - self.done))
+                        if not block:
+                            break
+                        self.sha.update(block)
+                        self.done += len(block)
+                self.f = open(self.part, "r+b", buffering=0)  # noqa: SIM115 - closed in close()
+                self.f.truncate(self.done)
+                self.f.seek(self.done)
+            else:
+                self.f = open(self.part, "wb", buffering=0)  # noqa: SIM115
+        except OSError as exc:
+            raise output_error(exc, self.part) from exc
+
+    def write(self, data: memoryview) -> None:
+        try:
+            written = 0
+            while written < len(data):
+                written += self.f.write(data[written:]) or 0
+        except OSError as exc:
+            # Keep only whole chunks: the manifest's byte count must match the file.
+            try:
+                self.f.truncate(self.done)
+            except OSError:
+                pass
+            raise output_error(exc, self.part) from exc
+        self.sha.update(data)
+        self.done += len(data)
+
+    def sync(self) -> None:
+        try:
+            os.fsync(self.f.fileno())
+        except OSError as exc:
+            raise output_error(exc, self.part) from exc
+
+    def hexdigest(self) -> str:
+        return self.sha.hexdigest()
+
+    def finish(self) -> str:
+        """fsync, close, rename NAME.part -> NAME; return the sha256."""
+        self.sync()
+        self.f.close()
+        try:
+            os.replace(self.part, self.final)
+        except OSError as exc:
+            raise output_error(exc, self.final) from exc
+        fsync_dir(self.final.parent)
+        return self.hexdigest()
+
+    def close(self) -> None:
+        """Keep NAME.part (partial data) durable and closed."""
+        try:
+            os.fsync(self.f.fileno())
+        except OSError:
+            pass
+        self.f.close()
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
