@@ -233,8 +233,8 @@ class HostMachine:
 
     @property
     def awaiting_idle(self) -> bool:
-        """True when held bytes look like an END_OF_IMAGE_TX and only silence can confirm it."""
-        return self.in_raw_phase and len(self._held) == EOI_SIZE
+        """True when held bytes look like an END_OF_IMAGE_TX and only silence can tell."""
+        return self.in_raw_phase and bool(self._held)
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes from one read; return the events they complete."""
@@ -273,10 +273,25 @@ class HostMachine:
         return events
 
     def receive_idle(self) -> list[Event]:
-        """The transport stayed quiet: held bytes that look like an EOI are an EOI."""
-        if self.in_raw_phase and len(self._held) == EOI_SIZE:
-            self._raise_eoi(bytes(self._held))
-        return []
+        """The byte stream stayed quiet: decide what the held bytes were.
+
+        16 held bytes are the END_OF_IMAGE_TX they look like (raises DeviceNak); fewer are
+        data after all (a short read whose memory happens to start like an EOI header).
+        """
+        if not (self.in_raw_phase and self._held):
+            return []
+        held = bytes(self._held)
+        if len(held) == EOI_SIZE:
+            self._raise_eoi(held)
+        self._held.clear()
+        if len(held) > self._raw_left:
+            raise ProtocolError(f"device sent {len(held)} bytes where {self._raw_left} were "
+                                f"expected ({self._raw_context})")
+        self._raw_left -= len(held)
+        events: list[Event] = [RawData(memoryview(held))]
+        if self._raw_left == 0:
+            events.append(self._finish_raw())
+        return events
 
     def _receive_raw(self, view: memoryview) -> list[Event]:
         if self._raw_first or self._held:
@@ -297,37 +312,38 @@ class HostMachine:
         return events
 
     def _check_eoi_in_data(self, view: memoryview) -> memoryview:
-        """Hold back a prefix that may be a 16-byte END_OF_IMAGE_TX sent instead of data."""
+        """Hold back a prefix that may be a 16-byte END_OF_IMAGE_TX sent instead of data.
+
+        With transfer boundaries (USB, MHI) only a first transfer of exactly 16 bytes that
+        parses as END_OF_IMAGE_TX, or one that overruns a request shorter than 16 bytes,
+        is an error. On byte streams a matching prefix is held until more data proves it
+        was memory, 16 bytes overrun a short request, or silence (receive_idle) decides.
+        """
         first_transfer = self._raw_first and not self._held
         self._raw_first = False
-        candidate = bytes(self._held) + bytes(view[: EOI_SIZE - len(self._held)])
-        looks_like_eoi = candidate[:8] == _EOI_PREFIX[: min(8, len(candidate))]
-        if not looks_like_eoi:
+        head = bytes(self._held) + bytes(view[: EOI_SIZE])
+        n = min(8, len(head))
+        if head[:n] != _EOI_PREFIX[:n]:
             if self._held:
-                held = bytes(self._held)
+                whole = bytes(self._held) + bytes(view)
                 self._held.clear()
-                return memoryview(held + bytes(view))
+                return memoryview(whole)
             return view
-        whole = bytes(self._held) + bytes(view)
-        if self._raw_total < EOI_SIZE:
-            # Fewer than 16 bytes were requested: an EOI overruns the request.
-            if len(whole) >= EOI_SIZE:
-                self._raise_eoi(whole[:EOI_SIZE])
-            if len(whole) <= self._raw_total and not self.message_boundaries:
-                self._held[:] = whole
-                return memoryview(b"")
-            self._held.clear()
-            return memoryview(whole)
-        if len(whole) < EOI_SIZE:
-            if self.message_boundaries and first_transfer:
-                return view  # a short first transfer cannot be an EOI
-            self._held[:] = whole
+        total = len(self._held) + len(view)
+        if self.message_boundaries:
+            if first_transfer and (total == EOI_SIZE and self._raw_total > EOI_SIZE
+                                   or total >= EOI_SIZE > self._raw_total):
+                self._raise_eoi(head[:EOI_SIZE])
+            return view
+        if total < EOI_SIZE:
+            self._held += view
             return memoryview(b"")
-        if len(whole) == EOI_SIZE:
-            if self.message_boundaries and first_transfer:
-                self._raise_eoi(whole)  # the whole first transfer is exactly an EOI
-            self._held[:] = whole
-            return memoryview(b"")  # a byte stream: wait for more data or silence
+        if total == EOI_SIZE and self._raw_total > EOI_SIZE:
+            self._held += view
+            return memoryview(b"")  # wait for more data, or for silence
+        if self._raw_total < EOI_SIZE:
+            self._raise_eoi(head[:EOI_SIZE])  # 16 bytes where fewer were asked: an EOI
+        whole = bytes(self._held) + bytes(view)
         self._held.clear()
         return memoryview(whole)
 
@@ -449,8 +465,10 @@ class HostMachine:
             Mode.MEMORY_DEBUG: HostState.WAIT_TABLE_OFFER,
             Mode.COMMAND: HostState.WAIT_CMD_READY,
         }[Mode(chosen)]
+        # Version 2 / compatible 1 (§3.2); a v1 device only accepts version 1.
+        version = min(HOST_VERSION, self.hello.version)
         return build_packet(
-            HelloResp(version=HOST_VERSION, version_supported=HOST_VERSION_SUPPORTED,
+            HelloResp(version=version, version_supported=HOST_VERSION_SUPPORTED,
                       status=0, mode=chosen)
         )
 
@@ -470,7 +488,7 @@ class HostMachine:
                 "(the device would end the session)",
                 hint="this is a bug in qdlpy: please report it with qdlpy.log attached",
             )
-        if not self.is64 and (address + length > 0xFFFFFFFF):
+        if not self.is64 and address + length > 1 << 32:
             raise ProtocolError(f"0x{address:x}+0x{length:x} does not fit a 32-bit MEMORY_READ")
         where = f"reading 0x{address:x}+0x{length:x}"
         self._start_raw(HostState.MEMORY_RAW, length, f"{context}, {where}" if context else where)

@@ -269,15 +269,14 @@ def build_packet(packet: Packet) -> bytes:
     cmd = int(packet.CMD)
     _, body = SCHEMAS[cmd]
     values = dataclasses.asdict(packet)
-    if isinstance(packet, Hello) and not packet.reserved and packet.mode == 0 and packet.version == 1:
-        raw = _HELLO_V1_BODY.build(values)
-    else:
-        if "reserved" in values:
-            values["reserved"] = list(values["reserved"]) or [0] * 6
-        try:
-            raw = body.build(values)
-        except ConstructError as exc:
-            raise MalformedPacket(f"cannot build {packet.CMD.name}: {exc}") from exc
+    v1 = isinstance(packet, Hello) and not packet.reserved and packet.mode == 0 \
+        and packet.version == 1
+    if "reserved" in values:
+        values["reserved"] = list(values["reserved"]) or [0] * 6
+    try:
+        raw = _HELLO_V1_BODY.build(values) if v1 else body.build(values)
+    except ConstructError as exc:
+        raise MalformedPacket(f"cannot build {packet.CMD.name}: {exc}") from exc
     header: bytes = HEADER.build({"cmd": cmd, "length": 8 + len(raw)})
     return header + bytes(raw)
 

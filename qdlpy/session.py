@@ -11,6 +11,7 @@ data read; a HELLO that does not come within ~1 s is re-provoked with SWITCH_MOD
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -88,7 +89,9 @@ class SaharaClient:
         self.m = HostMachine(message_boundaries=transport.message_boundaries)
         self.hello: Hello | None = None
         self.reprovoked = 0  # how many times a HELLO had to be re-provoked
+        self.image_tx_status: int | None = None  # last DONE_RESP status (serve_images)
         self._buf = bytearray(MAX_READ_SIZE + SLACK)
+        self._inflight: tuple[int, int] | None = None  # a request sent ahead (read_chunk)
         self._view = memoryview(self._buf)
 
     # ---- packets --------------------------------------------------------------------------
@@ -176,29 +179,41 @@ class SaharaClient:
     # ---- memory -----------------------------------------------------------------------------
 
     def read_chunk(self, address: int, length: int, timeout: float | None = None,
-                   context: str = "") -> memoryview:
+                   context: str = "", ahead: tuple[int, int] | None = None) -> memoryview:
         """One MEMORY_READ; returns a view of the reusable buffer (valid until the next read).
 
-        Raises DeviceNak if the device answered with END_OF_IMAGE_TX, TransferTimeout if
-        it stalled (the machine is then back in the idle state; drain before retrying).
+        ``ahead=(address, length)`` sends the *next* request as soon as this one's data is
+        complete, so the device streams it while the caller writes this view; the next
+        read_chunk for exactly that range then only collects it. Raises DeviceNak if the
+        device answered with END_OF_IMAGE_TX, TransferTimeout if it stalled (the machine
+        is then back in the idle state; drain before retrying).
         """
         timeout = self.data_timeout if timeout is None else timeout
-        self._send(self.m.memory_read(address, length, context))
+        if self._inflight == (address, length):
+            self._inflight = None  # requested by the previous call
+        else:
+            if self._inflight is not None:
+                self.abandon()  # a different read than announced: drop the one in flight
+            self._send(self.m.memory_read(address, length, context))
         buf, view = self._buf, self._view
         filled = 0
         limit = min(len(buf), length + SLACK)
         while True:
+            holding = self.m.awaiting_idle  # bytes that may be an EOI: silence decides
             try:
-                got = self.t.readinto(view[filled:limit], timeout)
+                got = self.t.readinto(view[filled:limit],
+                                      self.idle_timeout if holding else timeout)
+                events = self.m.receive_data(view[filled : filled + got])
             except TransferTimeout:
-                if self.m.awaiting_idle:
-                    self.m.receive_idle()  # raises DeviceNak: the EOI was the whole answer
-                self.m.abandon_raw()
-                raise
+                if not holding:
+                    self.m.abandon_raw()
+                    raise
+                events = self.m.receive_idle()  # raises DeviceNak if it was an EOI
             except Disconnected:
                 self.m.abandon_raw()
+                self._inflight = None
                 raise
-            for ev in self.m.receive_data(view[filled : filled + got]):
+            for ev in events:
                 if isinstance(ev, RawData):
                     n = len(ev.data)
                     if ev.data.obj is not buf:  # released held bytes: not yet in place
@@ -207,10 +222,14 @@ class SaharaClient:
                 elif isinstance(ev, RawComplete):
                     # Reads always offer more room than remains, so a ZLP ends the
                     # transfer inside libusb; a stray one later reads as b"" and is ignored.
+                    if ahead is not None:
+                        self._send(self.m.memory_read(ahead[0], ahead[1], context))
+                        self._inflight = ahead
                     return view[:length]
 
     def abandon(self) -> None:
         """After a failed read: forget it and drain what the device may still send."""
+        self._inflight = None
         self.m.abandon_raw()
         dropped = self.t.drain(quiet=self.idle_timeout)
         if dropped:
@@ -249,19 +268,44 @@ class SaharaClient:
                     out += ev.data
         return bytes(out)
 
-    def leave_command_mode(self) -> None:
-        """SWITCH_MODE(0), not RESET (sahara-protocol.md §11.4)."""
-        self._send(self.m.switch_mode(Mode.IMAGE_TX_PENDING))
+    def leave_command_mode(self, mode: int = Mode.IMAGE_TX_PENDING) -> Hello | None:
+        """SWITCH_MODE(mode), never RESET (sahara-protocol.md §11.4); returns the new HELLO.
+
+        ``mode`` 0 suits an EDL device; a crash-dump device goes back with 2 so that its
+        next HELLO offers the dump again. Also sent after a refused client command (the
+        host machine is then FAILED): if the device still answers with a HELLO it is
+        usable, if it NAKs (DeviceNak) it accepts only RESET. None: no HELLO in time.
+        """
+        if self.m.state is HostState.COMMAND_IDLE:
+            self._send(self.m.switch_mode(mode))
+        else:
+            self._send(self.m.reprovoke_hello(mode))
+        try:
+            ev = self._expect(HelloReceived, "HELLO after SWITCH_MODE")
+        except TransferTimeout:
+            return None
+        assert isinstance(ev, HelloReceived)
+        self.hello = ev.hello
+        return ev.hello
 
     # ---- image transfer ---------------------------------------------------------------------
 
     def serve_images(self, provide: Callable[[int, int, int], bytes],
                      on_chunk: Callable[[int, int, int], None] | None = None,
                      *, sole_image: bool = False) -> int:
-        """Answer READ_DATA requests until DONE_RESP says complete; returns bytes sent."""
+        """Answer READ_DATA requests until DONE_RESP says complete; returns bytes sent.
+
+        ``sole_image``: a DONE_RESP "pending" also ends the transfer (the MSM8916 PBL
+        quirk after the only programmer, sahara-protocol.md §9, §16). The last DONE_RESP
+        status is kept in ``image_tx_status``. One read may complete several packets on
+        byte streams (DONE_RESP followed by the next READ_DATA), so every event is used.
+        """
         sent = 0
+        queue: collections.deque[Event] = collections.deque()
         while True:
-            ev = self._events(self.data_timeout)[0]
+            if not queue:
+                queue.extend(self._events(self.data_timeout))
+            ev = queue.popleft()
             if isinstance(ev, ImageRequest):
                 data = provide(ev.image_id, ev.offset, ev.length)
                 for i in range(0, len(data), MAX_READ_SIZE):
@@ -273,6 +317,7 @@ class SaharaClient:
             elif isinstance(ev, ImageDone):
                 self._send(self.m.done())
             elif isinstance(ev, TransferComplete):
+                self.image_tx_status = ev.status
                 if ev.complete or sole_image:
                     return sent
             else:

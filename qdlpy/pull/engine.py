@@ -450,27 +450,32 @@ class _Run:
         began = time.monotonic()
         writer = RegionWriter(self.out, rec.filename, resume_from=rec.bytes)
         self.sink.region_start(rec.filename, rec.length, writer.done)
+        offset = writer.done
         try:
-            offset = writer.done
             while offset < rec.length:
                 if self.stop.flag.is_set():
                     break
                 step = min(self.chunk, rec.length - offset)
-                data = self._read_with_recovery(rec, rec.base + offset, step)
+                # Ask for the next chunk before writing this one, so the device sends while
+                # the host hashes and writes (one request in flight; same order as ever).
+                nxt = offset + step
+                ahead = (rec.base + nxt, min(self.chunk, rec.length - nxt)) \
+                    if nxt < rec.length and not self.stop.flag.is_set() else None
+                data = self._read_with_recovery(rec, rec.base + offset, step, ahead)
                 writer.write(data)
                 offset += len(data)
                 self.bytes_read += len(data)
-                rec.bytes = writer.done
                 self.sink.advance(len(data))
             if offset >= rec.length:
                 rec.sha256 = writer.finish()
-                rec.bytes = rec.length
                 rec.status = mf.COMPLETE
             else:
                 writer.close()
                 rec.sha256 = writer.hexdigest()
                 rec.status = mf.PARTIAL
+            rec.bytes = writer.done
         except QdlpyError:
+            # Whatever reached the disk in whole chunks stays; the manifest says how much.
             writer.close()
             rec.sha256 = writer.hexdigest()
             rec.bytes = writer.done
@@ -481,13 +486,14 @@ class _Run:
         if rec.status == mf.COMPLETE:
             log.debug("%s: %d bytes in %.2f s", rec.filename, rec.length, rec.seconds)
 
-    def _read_with_recovery(self, rec: RegionRecord, address: int, length: int) -> memoryview:
+    def _read_with_recovery(self, rec: RegionRecord, address: int, length: int,
+                            ahead: tuple[int, int] | None = None) -> memoryview:
         """Read [address, address+length) completely, surviving stalls and disconnects."""
         attempt = 0
         reconnects = 0
         while True:
             try:
-                return self._read_exact(rec, address, length, attempt)
+                return self._read_exact(rec, address, length, attempt, ahead)
             except TransferTimeout as exc:
                 attempt += 1
                 self.retries += 1
@@ -509,11 +515,11 @@ class _Run:
                 self._reconnect()
 
     def _read_exact(self, rec: RegionRecord, address: int, length: int,
-                    attempt: int) -> memoryview:
+                    attempt: int, ahead: tuple[int, int] | None = None) -> memoryview:
         """One request, or several smaller ones on retries (512K -> 64K -> 4K, §10.6)."""
         where = f"region {rec.filename}"
         if attempt == 0:
-            return self.client.read_chunk(address, length, context=where)
+            return self.client.read_chunk(address, length, context=where, ahead=ahead)
         piece = max(4096, self.chunk >> (3 * attempt))
         if piece >= length:
             return self.client.read_chunk(address, length, context=where)

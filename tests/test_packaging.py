@@ -1,0 +1,68 @@
+"""The design card's layout must install as one `qdlpy` import tree (ux-and-style.md §d)."""
+
+from __future__ import annotations
+
+import configparser
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _setup_cfg() -> configparser.ConfigParser:
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    return cfg
+
+
+def test_pyproject_has_no_project_table() -> None:
+    # A [project] table makes setuptools ignore setup.cfg's metadata and console script.
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "project" not in data
+    assert data["build-system"]["build-backend"] == "setuptools.build_meta"
+
+
+def test_every_package_folder_is_listed_in_setup_cfg() -> None:
+    cfg = _setup_cfg()
+    listed = set(cfg["options"]["packages"].split())
+    mapping = {"qdlpy": "qdlpy", "protocols": "qdlpy.protocols", "cli": "qdlpy.cli",
+               "udev": "qdlpy.udev"}
+    found = set()
+    for top, prefix in mapping.items():
+        for init in (REPO / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(REPO / top)
+            found.add(".".join([prefix, *rel.parts]) if rel.parts else prefix)
+    assert found <= listed, f"add to setup.cfg [options] packages: {sorted(found - listed)}"
+
+
+def test_top_level_protocols_and_cli_are_not_importable() -> None:
+    with pytest.raises(ModuleNotFoundError):
+        __import__("protocols")
+    with pytest.raises(ModuleNotFoundError):
+        __import__("cli")
+
+
+@pytest.mark.slow
+def test_wheel_holds_only_qdlpy(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
+         str(tmp_path), str(REPO)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    wheel = next(tmp_path.glob("qdlpy-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/", 1)[0] for n in names}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"qdlpy"}
+    for required in ("qdlpy/protocols/host.py", "qdlpy/cli/main.py", "qdlpy/udev/60-qdlpy.rules",
+                     "qdlpy/py.typed"):
+        assert required in names
+    dist = next(t for t in tops if t.endswith(".dist-info"))
+    z = zipfile.ZipFile(wheel)
+    assert z.read(f"{dist}/top_level.txt").decode().split() == ["qdlpy"]
+    assert "qdlpy = qdlpy.cli.main:main" in z.read(f"{dist}/entry_points.txt").decode()
