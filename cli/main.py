@@ -101,7 +101,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int, log_file: str | None) -> N
 
 def _report(err: QdlpyError, st: output.CliState) -> None:
     if st.json_mode and not st.json_emitted and st.json_schema:
-        output.emit_json(output.error_document(st.json_schema, err))
+        output.emit_json(output.error_document(st.json_schema, err), st)
     sys.stderr.write(f"error: {err.message}\n")
     if err.hint:
         sys.stderr.write(f"hint: {err.hint}\n")

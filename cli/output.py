@@ -52,9 +52,9 @@ def document(schema: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"schema": schema, "qdlpy_version": __version__, **body}
 
 
-def emit_json(doc: dict[str, Any]) -> None:
+def emit_json(doc: dict[str, Any], st: CliState | None = None) -> None:
     """Print the command's one JSON document on stdout."""
-    st = state()
+    st = st or state()
     if st.json_emitted:
         raise RuntimeError("a command tried to print a second JSON document")
     st.json_emitted = True
