@@ -1,0 +1,181 @@
+"""``assemble(folder)`` and ``inspect(path)``: the public entry points of qdlpy.assemble."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+from qdlpy.errors import InputError, OutputError
+
+from .classify import RegionKind
+from .elf import EHDR_SIZE, ELFMAG, PHDR_SIZE, Ehdr, parse_ehdr, parse_phdrs
+from .folder import Entry, scan_folder
+from .groups import GROUPS, group_of, group_path, plan_group
+from .inspect_elf import inspect_elf
+from .kernel import MAX_HEADER, explain_not_elf, plan_kernel
+from .report import AssembleReport, InspectReport, OutputFile, next_commands
+from .sources import DUMP_INFO, LOAD_CMM, MANIFEST
+from .writer import OutputPlan, write_plan
+
+__all__ = ["assemble", "inspect", "DEFAULT_OUTPUT"]
+
+DEFAULT_OUTPUT = "minidump.elf"  # qdl's name (minidump-format.md §8.5)
+
+
+def _output_path(folder: Path, output: str | os.PathLike[str] | None) -> Path:
+    if output is None:
+        return folder / DEFAULT_OUTPUT
+    out = Path(output)
+    return out / DEFAULT_OUTPUT if out.is_dir() else out
+
+
+def _post_check(plan: OutputPlan) -> None:
+    """The written kernel ELF parses and has the planned size (§8.2 step 8)."""
+    try:
+        size = plan.path.stat().st_size
+        with open(plan.path, "rb") as f:
+            head = f.read(EHDR_SIZE)
+            if head[:4] == ELFMAG and len(head) == EHDR_SIZE:
+                eh0 = parse_ehdr(head, str(plan.path))
+                head += f.read(min(MAX_HEADER, eh0.phoff + eh0.phnum * PHDR_SIZE) - EHDR_SIZE)
+    except OSError as exc:
+        raise OutputError(f"cannot re-read {plan.path}: {exc.strerror or exc}") from exc
+    if size != plan.size:
+        raise OutputError(f"{plan.path} is {size} bytes after writing, {plan.size} planned")
+    try:
+        eh: Ehdr = parse_ehdr(head, str(plan.path))
+        parse_phdrs(head, eh, str(plan.path))
+    except InputError as exc:  # a bug in the plan, not the input: say so
+        raise OutputError(f"the written ELF does not parse: {exc.message}") from exc
+
+
+def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
+             strict: bool = False, repair: bool = False) -> AssembleReport:
+    """Build ``minidump.elf`` (and one ELF per other region group) from a dump folder.
+
+    ``folder``: region files plus, ideally, manifest.json / dump_info.txt / load.cmm.
+    ``output``: the kernel ELF (default ``folder/minidump.elf``); group ELFs are written
+    beside it as ``<stem>-<group>.elf``. ``strict``: refuse instead of repairing (missing,
+    short, long, misaligned regions, vmcoreinfo problems, corrupt notes). ``repair``:
+    rewrite corrupt CORE notes when the VMCOREINFO note header is intact.
+    Raises InputError (unusable dump) or OutputError (cannot write); input files are never
+    modified.
+    """
+    src = Path(folder)
+    scan = scan_folder(src)
+    warnings = list(scan.warnings)
+    if not any(e.path is not None for e in scan.entries):
+        raise InputError(f"{src} holds no region files (*.BIN)",
+                         hint="point qdlpy assemble at the folder `qdlpy pull`, qdl, edl or "
+                         "QPST wrote")
+    out = _output_path(src, output)
+    report = AssembleReport(str(src), scan.source, None)
+    plans: list[OutputPlan] = []
+
+    kernel = plan_kernel(scan, out, strict=strict, repair=repair, warnings=warnings)
+    machine, vmcoreinfo = 0, None
+    groups: dict[str, list[Entry]] = {g: [] for g in GROUPS}
+    if kernel is not None:
+        plans.append(kernel.plan)
+        report.kernel = kernel.info
+        machine, vmcoreinfo = kernel.info.e_machine, kernel.vmcoreinfo
+        groups["kernel-unreferenced"] = list(kernel.unreferenced)
+    else:
+        orphans = [e for e in scan.entries if e.cls.kind is RegionKind.KERNEL]
+        if orphans:
+            warnings.append(f"{len(orphans)} md_K region(s) but no md_KELF header region: no "
+                            "kernel ELF; they go to the kernel-unreferenced ELF")
+        groups["kernel-unreferenced"] = orphans
+    for e in scan.entries:
+        g = group_of(e)
+        if g is not None:
+            groups[g].append(e)
+    for g in GROUPS:
+        if not groups[g]:
+            continue
+        report.groups[g] = [e.label for e in groups[g]]
+        kernel_like = g in ("fulldump", "kernel-unreferenced")
+        plan = plan_group(g, groups[g], group_path(out, g), machine=machine if kernel_like else 0,
+                          vmcoreinfo=vmcoreinfo if kernel_like else None, warnings=warnings)
+        if plan is not None:
+            plans.append(plan)
+    if not plans:
+        raise InputError(f"nothing to assemble in {src}: no md_KELF header region and no "
+                         "region with a known address",
+                         hint="add the dump's manifest.json, dump_info.txt or load.cmm")
+
+    inputs = [e.path for e in scan.entries if e.path is not None]
+    inputs += [src / n for n in (MANIFEST, DUMP_INFO, LOAD_CMM)]
+    for plan in plans:
+        write_plan(plan, inputs)
+        report.outputs.append(OutputFile(str(plan.path), plan.kind, plan.size, plan.regions))
+    if kernel is not None:
+        _post_check(kernel.plan)
+        report.output = str(kernel.plan.path)
+        report.next_commands = next_commands(report.output, kernel.info)
+    raw = [e for e in groups["fulldump"] if e.base is not None and e.path is not None and e.size]
+    if raw:
+        # crash reads raw physical-memory files directly (minidump-format.md §6.1).
+        files = ",".join(shlex.quote(f"{e.path}@0x{e.base:x}") for e in raw)
+        report.next_commands.append(f"crash vmlinux {files}")
+    report.warnings = warnings
+    return report
+
+
+def _name_loads_from_folder(rep: InspectReport, folder: Path) -> None:
+    """An ELF next to its dump folder: name PT_LOADs after the region with that address."""
+    if rep.kernel is None or all(pl.filename for pl in rep.kernel.placements):
+        return
+    try:
+        scan = scan_folder(folder)
+    except InputError:
+        return
+    if not scan.has_addresses:
+        return
+    by_base: dict[int, str] = {}
+    for e in scan.entries:
+        if e.base is not None and e.path is not None:
+            by_base.setdefault(e.base, e.label)
+    for pl in rep.kernel.placements:
+        if pl.filename is None:
+            pl.filename = by_base.get(pl.paddr) or by_base.get(pl.paddr & ~3)
+
+
+def inspect(path: str | os.PathLike[str]) -> InspectReport:
+    """What an ELF or a dump folder holds, without running crash: the PT_LOAD -> region
+    map, vmcoreinfo keys, what is missing."""
+    p = Path(path)
+    if p.is_file():
+        rep = inspect_elf(p)
+        _name_loads_from_folder(rep, p.parent)
+        return rep
+    if not p.is_dir():
+        raise InputError(f"{p} does not exist")
+    scan = scan_folder(p)
+    rep = InspectReport(str(p), "folder", address_source=scan.source,
+                        entries=[e.to_dict() for e in scan.entries], warnings=list(scan.warnings))
+    headers = [e for e in scan.entries if e.cls.kind is RegionKind.KERNEL
+               and (e.cls.kelf or e.cls.downstream_header) and e.path is not None]
+    for h in headers[:1]:
+        try:
+            with open(h.path, "rb") as f:  # type: ignore[arg-type]
+                head = f.read(4096)
+        except OSError:
+            continue
+        if head[:4] != ELFMAG:
+            rep.encrypted = "encrypted" in explain_not_elf(head, h.label)
+            rep.warnings.append(explain_not_elf(head, h.label))
+            return rep
+    try:
+        kr = plan_kernel(scan, p / DEFAULT_OUTPUT, strict=False, repair=False,
+                         warnings=rep.warnings)
+    except InputError as exc:
+        rep.warnings.append(f"no kernel ELF can be built: {exc.message}")
+        return rep
+    if kr is None:
+        rep.warnings.append("no md_KELF header region: no kernel minidump in this folder")
+    else:
+        rep.kernel = kr.info
+        rep.expected_size = kr.plan.size
+    return rep

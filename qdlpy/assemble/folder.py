@@ -1,0 +1,166 @@
+"""Read a dump folder into entries: file, name class, address and length.
+
+Address sources, best first: ``manifest.json`` (qdlpy pull), ``dump_info.txt`` (QPST/PCAT),
+``load.cmm`` (the firmware's T32 script), else nothing: only the ``*.BIN`` files, which the
+kernel assembler maps with the id-order + size heuristic (minidump-format.md §8.6).
+File names are matched case-insensitively, in the folder and in its ``regions/`` subfolder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+from qdlpy.errors import InputError
+
+from .classify import Classified, RegionKind, classify
+from .sources import (
+    DUMP_INFO,
+    LOAD_CMM,
+    MANIFEST,
+    SourceEntry,
+    parse_dump_info,
+    parse_load_cmm,
+    read_manifest,
+    read_text,
+)
+
+__all__ = ["Entry", "FolderScan", "scan_folder", "HEURISTIC"]
+
+log = logging.getLogger(__name__)
+
+HEURISTIC = "heuristic"  # no address file: id order + size check (§8.6)
+_SUBDIRS = ("", "regions")
+
+
+@dataclasses.dataclass
+class Entry:
+    """One region of the dump: what the address source says plus what is on disk."""
+
+    position: int
+    filename: str
+    description: str
+    base: int | None
+    length: int | None  # table length; None when the source has none (load.cmm, heuristic)
+    path: Path | None  # the file, None when absent
+    size: int | None  # the file's size on disk
+    status: str
+    save_pref: int
+    cls: Classified
+
+    @property
+    def label(self) -> str:
+        return self.filename or self.description
+
+    @property
+    def wanted(self) -> int | None:
+        """The length the dump should have: the table's, else the file's."""
+        return self.length if self.length is not None else self.size
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "filename": self.filename, "description": self.description,
+            "kind": self.cls.kind.value, "region_id": self.cls.id,
+            "base": None if self.base is None else f"0x{self.base:x}",
+            "length": self.length, "file_size": self.size, "present": self.path is not None,
+            "status": self.status,
+        }
+
+
+@dataclasses.dataclass
+class FolderScan:
+    folder: Path
+    source: str  # "manifest" | "dump_info" | "load.cmm" | "heuristic"
+    entries: list[Entry]
+    warnings: list[str]
+
+    @property
+    def has_addresses(self) -> bool:
+        return self.source != HEURISTIC
+
+
+def _index(folder: Path) -> dict[str, Path]:
+    """lower-case file name -> path, for the folder and its regions/ subfolder."""
+    found: dict[str, Path] = {}
+    for sub in _SUBDIRS:
+        d = folder / sub if sub else folder
+        try:
+            with os.scandir(d) as it:
+                for de in it:
+                    if de.is_file():
+                        found.setdefault(de.name.lower(), Path(de.path))
+        except OSError:
+            continue
+    return found
+
+
+def _resolve(folder: Path, name: str, index: dict[str, Path]) -> Path | None:
+    """The file for ``name``: a relative path inside the folder, else by base name."""
+    rel = Path(name)
+    if not rel.is_absolute() and ".." not in rel.parts:
+        p = folder / rel
+        if p.is_file():
+            return p
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return index.get(base)
+
+
+def _size(p: Path | None) -> int | None:
+    if p is None:
+        return None
+    try:
+        return p.stat().st_size
+    except OSError:
+        return None
+
+
+def _entries(folder: Path, rows: list[SourceEntry], index: dict[str, Path]) -> list[Entry]:
+    out: list[Entry] = []
+    for i, r in enumerate(rows):
+        cls = classify(r.description, r.filename)
+        if cls.kind is RegionKind.SCRIPT:
+            continue
+        path = _resolve(folder, r.filename, index)
+        # load.cmm has no lengths (None): the file's size decides (Entry.wanted).
+        out.append(Entry(i, r.filename, r.description, r.base, r.length, path, _size(path), r.status,
+                         r.save_pref, cls))
+    return out
+
+
+def scan_folder(folder: Path) -> FolderScan:
+    """Entries of a dump folder and which address source gave them."""
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a directory")
+    index = _index(folder)
+    warnings: list[str] = []
+    for source, name in (("manifest", MANIFEST), ("dump_info", DUMP_INFO), ("load.cmm", LOAD_CMM)):
+        path = index.get(name)
+        if path is None:
+            continue
+        try:
+            if source == "manifest":
+                rows = read_manifest(path)
+            elif source == "dump_info":
+                rows = parse_dump_info(read_text(path))
+            else:
+                rows = parse_load_cmm(read_text(path))
+        except InputError as exc:
+            warnings.append(f"{path.name} ignored: {exc.message}")
+            continue
+        if not rows:
+            warnings.append(f"{path.name} lists no regions; ignored")
+            continue
+        entries = _entries(folder, rows, index)
+        listed = {e.path for e in entries if e.path is not None}
+        stray = sorted(p.name for k, p in index.items()
+                       if k.endswith(".bin") and k.startswith("md_") and p not in listed)
+        if stray:
+            warnings.append(f"{path.name} does not list {len(stray)} md_ file(s) present in the "
+                            f"folder: {', '.join(stray[:8])}{' ...' if len(stray) > 8 else ''}")
+        return FolderScan(folder, source, entries, warnings)
+    # No address file: every *.BIN file, addresses unknown.
+    rows = [SourceEntry(filename=p.name, description="", base=None, length=None)
+            for k, p in sorted(index.items()) if k.endswith(".bin")]
+    return FolderScan(folder, HEURISTIC, _entries(folder, rows, index), warnings)

@@ -1,0 +1,108 @@
+"""One generic ELF per group of non-kernel regions (minidump-format.md §4.3, §8.4).
+
+Groups: ``subsystems`` (other ``md_`` regions: modem, ADSP...), ``firmware`` (XBL's ``MD_``
+items), ``fulldump`` (DDRCS*, OCIMEM...), ``kernel-unreferenced`` (``md_K`` regions no PT_LOAD
+uses). The table does not say which subsystem a region belongs to, so no finer split is
+claimed. Layout, for every consumer: PT_NOTE first (crash skips phdr[0] and needs
+e_phnum >= 2; it carries VMCOREINFO when the kernel's is known), one PT_LOAD per region with
+``p_paddr = p_vaddr = address``, and section headers naming the regions (``STR_TBL``) for
+name-based tools; region data starts page aligned, in table order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .classify import RegionKind
+from .elf import (
+    EHDR_SIZE,
+    PF_R,
+    PF_W,
+    PHDR_SIZE,
+    PT_LOAD,
+    PT_NOTE,
+    SHDR_SIZE,
+    SHF_WRITE,
+    SHT_PROGBITS,
+    SHT_STRTAB,
+    build_ehdr,
+    build_note,
+    build_phdr,
+    build_shdr,
+)
+from .folder import Entry
+from .writer import OutputPlan, Piece
+
+__all__ = ["GROUPS", "group_of", "plan_group", "group_path"]
+
+GROUPS = ("subsystems", "firmware", "fulldump", "kernel-unreferenced")
+_MAX_PHNUM = 0xFFFE  # PN_XNUM (0xffff) would need the extended numbering
+
+
+def group_of(e: Entry) -> str | None:
+    return {RegionKind.SUBSYSTEM: "subsystems", RegionKind.FIRMWARE: "firmware",
+            RegionKind.FULLDUMP: "fulldump"}.get(e.cls.kind)
+
+
+def group_path(kernel_output: Path, group: str) -> Path:
+    """``minidump.elf`` -> ``minidump-subsystems.elf`` beside it."""
+    return kernel_output.with_name(f"{kernel_output.stem}-{group}.elf")
+
+
+def plan_group(group: str, entries: list[Entry], path: Path, *, machine: int,
+               vmcoreinfo: bytes | None, warnings: list[str]) -> OutputPlan | None:
+    """The plan of one group ELF, or None when no region of the group can be placed."""
+    usable: list[Entry] = []
+    for e in entries:
+        if e.base is None:
+            warnings.append(f"{group}: {e.label} has no known address; left out of the ELF")
+        elif e.path is None:
+            warnings.append(f"{group}: {e.label} is listed but not on disk; left out")
+        elif not e.size:
+            warnings.append(f"{group}: {e.label} is empty; left out")
+        else:
+            usable.append(e)
+    if len(usable) > _MAX_PHNUM - 1:
+        warnings.append(f"{group}: only the first {_MAX_PHNUM - 1} of {len(usable)} regions fit")
+        usable = usable[: _MAX_PHNUM - 1]
+    if not usable:
+        return None
+
+    strtab = bytearray(b"\0STR_TBL\0")
+    name_at: list[int] = []
+    for e in usable:
+        name_at.append(len(strtab))
+        label = (e.description.strip() or e.filename).encode("ascii", errors="replace")
+        strtab += label.replace(b"\0", b"") + b"\0"
+    note = build_note(b"VMCOREINFO", 0, vmcoreinfo) if vmcoreinfo else b""
+
+    n = len(usable)
+    phoff = EHDR_SIZE
+    shoff = phoff + PHDR_SIZE * (n + 1)
+    str_off = shoff + SHDR_SIZE * (n + 2)
+    note_off = str_off + len(strtab)
+    note_off += -note_off % 4
+    data_off = note_off + len(note)
+    data_off += -data_off % 4096
+
+    phdrs = [build_phdr(type=PT_NOTE, offset=note_off, filesz=len(note))]
+    shdrs = [build_shdr(), build_shdr(name=1, type=SHT_STRTAB, offset=str_off, size=len(strtab))]
+    pieces: list[Piece] = []
+    off = data_off
+    for e, name in zip(usable, name_at):
+        size = e.size or 0
+        assert e.base is not None and e.path is not None
+        memsz = max(size, e.length or 0)
+        phdrs.append(build_phdr(type=PT_LOAD, flags=PF_R | PF_W, offset=off, vaddr=e.base,
+                                paddr=e.base, filesz=size, memsz=memsz))
+        shdrs.append(build_shdr(name=name, type=SHT_PROGBITS, flags=SHF_WRITE, addr=e.base,
+                                offset=off, size=size))
+        pieces.append(Piece(off, size, path=e.path))
+        if e.length is not None and e.length != size:
+            warnings.append(f"{group}: {e.label} is {size} bytes, the table says {e.length}")
+        off += size
+    head = (build_ehdr(machine=machine, phnum=n + 1, shnum=n + 2, shoff=shoff, shstrndx=1)
+            + b"".join(phdrs) + b"".join(shdrs) + bytes(strtab))
+    head = head.ljust(note_off, b"\0") + note
+    pieces.insert(0, Piece(0, len(head), data=head))
+    return OutputPlan(path, group, off, pieces, regions=n)

@@ -1,0 +1,545 @@
+"""Byte-accurate kmemdump-v2 region sets: the regions a Qualcomm device serves in minidump mode.
+
+Recipe: minidump-format.md §9. The first region (``md_KELF1.BIN``) is the kernel's partial
+ELF core header (§2.4), the second (``md_Kvmcorein2.BIN``) the VMCOREINFO descriptor (§2.6),
+every other kernel region the raw memory of one PT_LOAD; names follow the firmware rule
+(§3.5 step 4) on the backend's ``"K%.8s"`` SMEM names with ``seq_num = id`` (§2.3).
+
+A :class:`KmemdumpSet` holds the regions in SMEM (= Sahara table) order plus the correct
+assembled ELF (``reference``). Variants cover what the assembler must survive (§9.4):
+shuffled table, PT_LOAD order != id order (re-registration), missing region, short/long
+files, duplicate addresses, corrupt CORE notes, meminspect numbering, misaligned symbol,
+16+ char names, encrypted data and the downstream section-based ``md_KELF_HEADER`` (§4.2).
+Data bytes follow the pattern ``byte i = (id*7 + i) & 0xFF`` so a misplaced region is seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from qdlpy.assemble.coreimage import (
+    PRPSINFO_SIZE,
+    PRSTATUS_SIZE,
+    core_notes,
+    header_start,
+    note_len,
+    vmcoreinfo_note_header,
+)
+from qdlpy.assemble.elf import (
+    EHDR_SIZE,
+    PF_R,
+    PF_W,
+    PHDR_SIZE,
+    PT_LOAD,
+    PT_NOTE,
+    SHDR_SIZE,
+    SHF_WRITE,
+    SHT_PROGBITS,
+    SHT_STRTAB,
+    align4,
+    build_ehdr,
+    build_phdr,
+    build_shdr,
+)
+from qdlpy.assemble.sources import write_dump_info, write_load_cmm
+from qdlpy.protocols.naming import firmware_name, kernel_smem_name
+from qdlpy.protocols.table import Region
+
+__all__ = [
+    "ArchModel", "ARCHES", "RegionRecord", "LoadSpec", "KmemdumpSet", "build", "build_downstream",
+    "extras", "load_cmm_record", "fulldump_records", "write_folder", "pattern",
+]
+
+Arch = Literal["arm64", "x86_64"]
+Numbering = Literal["kmemdump", "meminspect"]
+SAVE = 1  # OPTIONAL_DEF_SAVE (§7.1)
+MANDATORY = 2
+PSARGS = b"console=ttyMSM0,115200n8 qcom_scm.download_mode=mini"
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchModel:
+    """Address model of §9.1: linear map and kernel-image map."""
+
+    machine: int
+    prstatus: int
+    uname_machine: str
+    phys_offset: int  # PA of the start of the linear map
+    page_offset: int  # VA of the start of the linear map
+    kimage_pa: int
+    kimage_va: int
+    image_pool: int  # PA where static kernel data is allocated
+    linear_pool: int  # PA where dynamic (memblock/kmalloc) regions are allocated
+
+    def linear_va(self, pa: int) -> int:
+        return pa - self.phys_offset + self.page_offset
+
+    def image_va(self, pa: int) -> int:
+        return pa - self.kimage_pa + self.kimage_va
+
+
+ARCHES: dict[str, ArchModel] = {
+    # arm64, 48-bit VA, KASLR off: PHYS_OFFSET 0x80000000, kernel at PA 0x80200000 (§9.1).
+    "arm64": ArchModel(183, PRSTATUS_SIZE[183], "aarch64", 0x80000000, 0xFFFF000000000000,
+                       0x80200000, 0xFFFF800080000000, 0x81A00000, 0x90000000),
+    # x86_64, 4-level paging: direct map at 0xffff888000000000, kernel at PA 16 MiB.
+    "x86_64": ArchModel(62, PRSTATUS_SIZE[62], "x86_64", 0, 0xFFFF888000000000,
+                        0x1000000, 0xFFFFFFFF81000000, 0x2800000, 0x40000000),
+}
+
+# (id, name as in the backend's table or None for "unknown", raw size, pool)
+# kmemdump v2 numbering and names: minidump-format.md §2.2 (48/49 never registered).
+_KMEMDUMP_V2: list[tuple[int, str, int, str]] = [
+    (3, "config", 4112, "image"), (4, "memsect", 4096, "linear"), (5, "totalram", 8, "image"),
+    (6, "cpu_possible", 8, "image"), (7, "cpu_present", 8, "image"),
+    (8, "cpu_online", 8, "image"), (9, "cpu_active", 8, "image"), (10, "jiffies", 8, "image"),
+    (11, "linux_banner", 190, "image"), (12, "nr_threads", 4, "image"),
+    (13, "nr_irqs", 4, "image"), (14, "tainted_mask", 8, "image"),
+    (15, "taint_flags", 57, "image"), (16, "mem_section", 8, "image"),
+    (17, "node_data", 64, "image"), (18, "node_states", 48, "image"),
+    (19, "__per_cpu_offset", 512, "image"), (20, "nr_swapfiles", 4, "image"),
+    (21, "init_uts_ns", 432, "image"), (22, "printk_rb_static", 88, "image"),
+    (23, "printk_rb_dynamic", 88, "image"), (24, "prb", 8, "image"),
+    (25, "prb_descs", 3072, "image"), (26, "prb_infos", 2048, "image"),
+    (27, "prb_data", 16384, "image"), (28, "runqueues", 3328, "image"),
+    (29, "high_memory", 8, "image"), (30, "init_mm", 1088, "image"),
+    (31, "init_mm_pgd", 4096, "image"),
+    # 32..47: _sinittext ... init_uts_ns_name, not in the Qualcomm name table -> "unknown"
+    (32, "unknown", 4, "image"), (33, "unknown", 4, "image"), (34, "unknown", 4, "image"),
+    (35, "unknown", 4, "image"), (36, "unknown", 4, "image"), (37, "unknown", 4, "image"),
+    (38, "unknown", 4, "image"), (39, "unknown", 8, "image"), (40, "unknown", 2048, "image"),
+    (41, "unknown", 3000, "image"), (42, "unknown", 1024, "image"),
+    (43, "unknown", 512, "image"), (44, "unknown", 64, "image"),
+    (45, "unknown", 1536, "image"), (46, "unknown", 4096, "image"),
+    (47, "unknown", 65, "image"),
+    # 50+: dynamic ids (mm/sparse.c section arrays, mem_section_usage...)
+    (50, "unknown", 4096, "linear"), (51, "unknown", 256, "linear"),
+    (52, "unknown", 1024, "linear"), (53, "unknown", 8192, "linear"),
+]
+
+# meminspect v3 numbering (§2.2): no 48/49 gap, names table of 30, dynamic ids from 45 here.
+_MEMINSPECT_V3: list[tuple[int, str, int, str]] = [
+    (3, "config", 4112, "image"), (4, "totalram", 8, "image"), (5, "cpu_possible", 8, "image"),
+    (6, "cpu_present", 8, "image"), (7, "cpu_online", 8, "image"),
+    (8, "cpu_active", 8, "image"), (9, "mem_section", 8, "image"), (10, "jiffies", 8, "image"),
+    (11, "linux_banner", 190, "image"), (12, "nr_threads", 4, "image"),
+    (13, "nr_irqs", 4, "image"), (14, "tainted_mask", 8, "image"),
+    (15, "taint_flags", 57, "image"), (16, "node_states", 48, "image"),
+    (17, "__per_cpu_offset", 512, "image"), (18, "nr_swapfiles", 4, "image"),
+    (19, "init_uts_ns", 432, "image"), (20, "printk_rb_static", 88, "image"),
+    (21, "printk_rb_dynamic", 88, "image"), (22, "prb", 8, "image"),
+    (23, "prb_descs", 3072, "image"), (24, "prb_infos", 2048, "image"),
+    (25, "prb_data", 16384, "image"), (26, "clear_seq", 8, "image"),
+    (27, "high_memory", 8, "image"), (28, "init_mm", 1088, "image"),
+    (29, "tk_data", 320, "image"),
+    *[(i, "unknown", 4 if i < 36 else 1024, "image") for i in range(30, 45)],
+    (45, "unknown", 4096, "linear"), (46, "unknown", 256, "linear"),
+    (47, "unknown", 2048, "linear"),
+]
+
+
+def pattern(region_id: int, n: int) -> bytes:
+    """Deterministic region bytes: byte i = (id*7 + i) & 0xFF (§9.2 step 4)."""
+    block = bytes((region_id * 7 + i) & 0xFF for i in range(256))
+    return (block * (n // 256 + 1))[:n]
+
+
+@dataclasses.dataclass(frozen=True)
+class RegionRecord:
+    """One Sahara table entry plus the bytes of its file."""
+
+    description: str
+    filename: str
+    base: int  # physical address in the table
+    length: int  # table length (a variant's file may differ)
+    data: bytes  # the file content
+    save_pref: int = SAVE
+    region_id: int | None = None
+
+    def table_region(self, position: int) -> Region:
+        return Region(position=position, base=self.base, length=self.length,
+                      save_pref=self.save_pref, description=self.description,
+                      filename=self.filename)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadSpec:
+    """One PT_LOAD of the kernel header, in program-header order."""
+
+    region_id: int
+    name: str
+    pa: int
+    va: int
+    size: int  # the registered size (may not be a multiple of 4)
+    data: bytes  # ALIGN4(size) bytes of memory at pa: what the PT_LOAD holds
+    expected: bytes  # what a correct assembler writes (differs only for a misaligned pa)
+
+    @property
+    def filesz(self) -> int:
+        return len(self.data)
+
+
+@dataclasses.dataclass(frozen=True)
+class KmemdumpSet:
+    """A kernel minidump region set and the ELF a correct assembler builds from it."""
+
+    arch: str
+    machine: int
+    osrelease: str
+    vmcoreinfo_text: bytes
+    kelf: bytes
+    loads: tuple[LoadSpec, ...]  # PT_LOAD order
+    regions: tuple[RegionRecord, ...]  # kernel regions, SMEM (table) order
+    reference: bytes  # the correct assembled ELF
+    style: str = "kmemdump"  # or "downstream"
+
+    @property
+    def vmcoreinfo_descsz(self) -> int:
+        return align4(len(self.vmcoreinfo_text))
+
+    def index_order_concat(self) -> bytes:
+        """``cat`` of the md_K files in ascending id order (the cover letters' recipe)."""
+        ordered = sorted((r for r in self.regions if r.region_id is not None),
+                         key=lambda r: r.region_id or 0)
+        return b"".join(r.data for r in ordered)
+
+    def region(self, filename: str) -> RegionRecord:
+        for r in self.regions:
+            if r.filename == filename:
+                return r
+        raise KeyError(filename)
+
+    def load_for(self, region_id: int) -> LoadSpec:
+        for ld in self.loads:
+            if ld.region_id == region_id:
+                return ld
+        raise KeyError(region_id)
+
+    def with_regions(self, regions: Iterable[RegionRecord]) -> KmemdumpSet:
+        return dataclasses.replace(self, regions=tuple(regions))
+
+    def shuffled(self, seed: int = 1) -> KmemdumpSet:
+        regions = list(self.regions)
+        random.Random(seed).shuffle(regions)
+        return self.with_regions(regions)
+
+    def without(self, filename: str) -> KmemdumpSet:
+        return self.with_regions(r for r in self.regions if r.filename != filename)
+
+    def with_file(self, filename: str, data: bytes) -> KmemdumpSet:
+        """Same table entry, different file bytes (short / long download)."""
+        return self.with_regions(dataclasses.replace(r, data=data) if r.filename == filename
+                                 else r for r in self.regions)
+
+    def plus(self, *records: RegionRecord) -> KmemdumpSet:
+        return self.with_regions([*self.regions, *records])
+
+    def table(self, *, with_extras: bool = True, with_load_cmm: bool = True) -> list[RegionRecord]:
+        """The whole Sahara table as the device lists it: kernel regions, then other
+        subsystems, then MD_ firmware items, then load.cmm (§3.5)."""
+        rows = list(self.regions)
+        if with_extras:
+            rows += extras(self.arch)
+        if with_load_cmm:
+            rows.append(load_cmm_record(rows))
+        return rows
+
+
+# --- kmemdump (PT_NOTE style) ----------------------------------------------------------------
+
+
+def _vmcoreinfo(model: ArchModel, arch: str, syms: dict[str, int]) -> tuple[str, bytes]:
+    """vmcoreinfo text (§2.6, §9.1); its length is kept off a multiple of 4 on purpose."""
+    release = f"6.1.0-qdlpy-{arch}"
+    for _ in range(4):
+        lines = [f"OSRELEASE={release}", "PAGESIZE=4096"]
+        lines += [f"SYMBOL({k})={v:x}" for k, v in sorted(syms.items())]
+        lines += ["OFFSET(uts_namespace.name)=0", "SIZE(mem_section)=16", "LENGTH(mem_section)=64"]
+        if arch == "arm64":
+            lines += ["NUMBER(VA_BITS)=48",
+                      f"NUMBER(kimage_voffset)=0x{(model.kimage_va - model.kimage_pa):x}",
+                      f"NUMBER(PHYS_OFFSET)=0x{model.phys_offset:x}", "NUMBER(TCR_EL1_T1SZ)=16"]
+        else:
+            lines += ["NUMBER(phys_base)=0", "NUMBER(pgtable_l5_enabled)=0"]
+        lines.append("KERNELOFFSET=0")
+        text = ("\n".join(lines) + "\n").encode()
+        if len(text) % 4:
+            return release, text
+        release += "+"
+    raise AssertionError("unreachable")
+
+
+def _utsname(model: ArchModel, release: str, size: int) -> bytes:
+    fields = [b"Linux", b"qdlpy-sim", release.encode(), b"#1 SMP PREEMPT qdlpy",
+              model.uname_machine.encode(), b"(none)"]
+    raw = b"".join(f[:64].ljust(65, b"\0") for f in fields)
+    return raw.ljust(size, b"\0")[:size]
+
+
+def _contents(region_id: int, name: str, size: int, model: ArchModel, release: str) -> bytes:
+    n = align4(size)
+    data = bytearray(pattern(region_id, n))
+    if name == "linux_banner":
+        text = (f"Linux version {release} (qdlpy@sim) (gcc 12.2.0) #1 SMP PREEMPT\n").encode()
+        data[:size] = text.ljust(size, b"\0")[:size]
+    elif name == "init_uts_ns":
+        data[:size] = _utsname(model, release, size)
+    elif name == "config":
+        data[:8] = b"IKCFG_ST"
+        data[size - 8 : size] = b"IKCFG_ED"
+    return bytes(data)
+
+
+def _kelf(model: ArchModel, loads: Sequence[LoadSpec], vmcoreinfo: bytes) -> bytes:
+    """The md_KELF region: §9.2 steps 1-3."""
+    p, s, v = model.prstatus, PRPSINFO_SIZE, align4(len(vmcoreinfo))
+    h, n = header_start(p, s, v), note_len(p, s, v)
+    buf = bytearray(h + n - v)
+    if len(loads) > 200:
+        raise ValueError("at most 200 PT_LOADs fit the 201 slots")
+    buf[:EHDR_SIZE] = build_ehdr(machine=model.machine, phnum=1 + len(loads))
+    buf[EHDR_SIZE : EHDR_SIZE + PHDR_SIZE] = build_phdr(type=PT_NOTE, offset=h, filesz=n)
+    off = h + n
+    for k, ld in enumerate(loads, start=1):
+        at = EHDR_SIZE + PHDR_SIZE * k
+        buf[at : at + PHDR_SIZE] = build_phdr(type=PT_LOAD, flags=PF_R | PF_W, offset=off,
+                                              vaddr=ld.va, paddr=ld.pa, filesz=ld.filesz,
+                                              memsz=ld.filesz)
+        off += ld.filesz
+    notes = core_notes(p, s, psargs=PSARGS) + vmcoreinfo_note_header(v)
+    buf[h : h + len(notes)] = notes
+    assert h + len(notes) == len(buf), "note cursor must end at the KELF length (§9.2 step 3)"
+    return bytes(buf)
+
+
+def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister: int | None = None,
+          misaligned: bool = False, long_names: bool = False, corrupt_notes: bool = False,
+          encrypted: bool = False, extra_dynamic: Sequence[int] = ()) -> KmemdumpSet:
+    """A kmemdump region set.
+
+    ``reregister=ID``: that id was unregistered and registered again after the ELF was built,
+    so its PT_LOAD and table entry move to the end (§2.5 exceptions) and index-order ``cat``
+    is wrong. ``misaligned``: linux_banner sits at a PA that is 2 mod 4 (§8.3).
+    ``long_names``: the backend used 12-character SMEM names, so firmware's 15-char cap cuts
+    names and ids (§3.5). ``corrupt_notes``: random bytes over both CORE notes (§2.4
+    allocation caveat). ``encrypted``: every kernel region is ciphertext (§8.3).
+    ``extra_dynamic``: sizes of additional dynamic regions (benchmarks).
+    """
+    model = ARCHES[arch]
+    specs = list(_KMEMDUMP_V2 if numbering == "kmemdump" else _MEMINSPECT_V3)
+    next_id = specs[-1][0] + 1
+    for size in extra_dynamic:
+        specs.append((next_id, "unknown", size, "linear"))
+        next_id += 1
+
+    image_pa, linear_pa = model.image_pool, model.linear_pool
+    kelf_pa = linear_pa
+    vmcoreinfo_pa = linear_pa + 0x10000
+    linear_pa += 0x20000
+    placed: list[tuple[int, str, int, int, int]] = []  # id, name, size, pa, va
+    for rid, name, size, pool in specs:
+        if pool == "image":
+            pa = image_pa + (2 if misaligned and name == "linux_banner" else 0)
+            image_pa = (pa + size + 0x7F) & ~0x3F
+            placed.append((rid, name, size, pa, model.image_va(pa)))
+        else:
+            pa = linear_pa
+            linear_pa = (pa + size + 0x1FFF) & ~0xFFF
+            placed.append((rid, name, size, pa, model.linear_va(pa)))
+    by_name = {n: va for _, n, _, _, va in placed if n != "unknown"}
+    syms: dict[str, int] = {k: by_name[k] for k in ("init_uts_ns", "mem_section", "prb", "linux_banner")
+            if k in by_name}
+    syms["_stext"] = model.kimage_va + 0x10000
+    release, vmcoreinfo = _vmcoreinfo(model, arch, syms)
+
+    loads: list[LoadSpec] = []
+    for rid, name, size, pa, va in placed:
+        data = _contents(rid, name, size, model, release)
+        expected = data
+        if pa & 3:  # firmware dumps from pa & ~3: the tail is lost (§8.3)
+            expected = data[: len(data) - (pa & 3)] + bytes(pa & 3)
+        loads.append(LoadSpec(rid, name, pa, va, size, data, expected))
+    if reregister is not None:
+        moved = next(ld for ld in loads if ld.region_id == reregister)
+        new_pa = linear_pa  # the replacement allocation comes from the linear map
+        moved = dataclasses.replace(moved, pa=new_pa, va=model.linear_va(new_pa))
+        loads = [ld for ld in loads if ld.region_id != reregister] + [moved]
+
+    kelf = _kelf(model, loads, vmcoreinfo)
+    v = align4(len(vmcoreinfo))
+    reference = kelf + vmcoreinfo.ljust(v, b"\0") + b"".join(ld.expected for ld in loads)
+    if corrupt_notes:
+        h = header_start(model.prstatus, PRPSINFO_SIZE, v)
+        junk = random.Random(7).randbytes(40 + model.prstatus + PRPSINFO_SIZE)
+        kelf = kelf[:h] + junk + kelf[h + len(junk) :]
+
+    def names(smem: str, rid: int) -> tuple[str, str]:
+        smem_name = "K" + smem[:12] if long_names else kernel_smem_name(smem)
+        desc, fname = firmware_name(smem_name, rid)
+        return str(desc), str(fname)
+
+    regions: list[RegionRecord] = []
+    d, f = names("ELF", 1)
+    regions.append(RegionRecord(d, f, kelf_pa, len(kelf), kelf, region_id=1))
+    d, f = names("vmcoreinfo", 2)
+    regions.append(RegionRecord(d, f, vmcoreinfo_pa, v, vmcoreinfo.ljust(v, b"\0"), region_id=2))
+    for ld in loads:
+        d, f = names(ld.name, ld.region_id)
+        base = ld.pa & ~3
+        data = ld.data
+        if ld.pa & 3:
+            data = bytes([0xEE] * (ld.pa & 3)) + ld.data[: len(ld.data) - (ld.pa & 3)]
+        regions.append(RegionRecord(d, f, base, len(data), data, region_id=ld.region_id))
+    if encrypted:
+        rng = random.Random(99)
+        regions = [dataclasses.replace(r, data=rng.randbytes(len(r.data))) for r in regions]
+    filenames = [r.filename for r in regions]
+    assert len(set(filenames)) == len(filenames), "fixture file names must be unique"
+    return KmemdumpSet(arch, model.machine, release, vmcoreinfo, kelf, tuple(loads),
+                       tuple(regions), reference)
+
+
+# --- downstream msm_minidump (section based, §4.2) -------------------------------------------
+
+_DOWNSTREAM: list[tuple[str, int]] = [
+    ("KLOGBUF", 16384), ("KDMESG", 4096), ("KRUNQUEUE", 3328), ("KTASK_STACK", 16384),
+    ("KTASK_STACK", 16384), ("KWDOGDATA", 1024), ("KMODULES", 2048),
+]
+_DS_SLOTS = 32
+_DS_STRTAB = 512
+
+
+def build_downstream(arch: str = "arm64") -> KmemdumpSet:
+    """A downstream ``md_KELF_HEADER`` set: ELF header with section headers (NULL, STR_TBL,
+    minidump_table, linux_banner, one per region) and PT_LOADs; PT_LOAD 0 is the banner copy
+    inside the header; regions follow contiguously after the header buffer (§4.2). A name
+    registered twice gets seq_num 1 for the second (§3.4)."""
+    model = ARCHES[arch]
+    release = f"5.4.0-qdlpy-{arch}"
+    banner = f"Linux version {release} (qdlpy@sim) #1 SMP PREEMPT\n".encode() + b"\0"
+    shoff = EHDR_SIZE
+    phoff = shoff + SHDR_SIZE * _DS_SLOTS
+    stroff = phoff + PHDR_SIZE * _DS_SLOTS
+    banner_off = stroff + _DS_STRTAB
+    header_len = banner_off + len(banner)
+
+    strtab = bytearray(b"\0STR_TBL\0")
+    def add_name(name: str) -> int:
+        pos = len(strtab)
+        strtab.extend(name.encode() + b"\0")
+        return pos
+
+    sections = [build_shdr(), b"", build_shdr(name=add_name("minidump_table"), type=SHT_PROGBITS,
+                                              flags=SHF_WRITE, addr=model.linear_va(0x9F000000),
+                                              size=0)]
+    sections.append(build_shdr(name=add_name("linux_banner"), type=SHT_PROGBITS, flags=SHF_WRITE,
+                               addr=model.image_va(model.image_pool), offset=banner_off,
+                               size=len(banner)))
+    phdrs = [build_phdr(type=PT_LOAD, flags=PF_R | PF_W, offset=banner_off,
+                        vaddr=model.image_va(model.image_pool), paddr=model.image_pool,
+                        filesz=len(banner), memsz=len(banner))]
+    loads: list[LoadSpec] = []
+    regions: list[RegionRecord] = []
+    header_pa = model.linear_pool
+    hd, hf = firmware_name("KELF_HEADER")
+    regions.append(RegionRecord(hd, hf, header_pa, 0, b""))
+    off, pa = header_len, model.linear_pool + 0x100000
+    seen: dict[str, int] = {}
+    for k, (name, size) in enumerate(_DOWNSTREAM):
+        seq = seen.get(name, -1) + 1
+        seen[name] = seq
+        data = pattern(k + 100, size)
+        va = model.linear_va(pa)
+        sections.append(build_shdr(name=add_name(name), type=SHT_PROGBITS, flags=SHF_WRITE,
+                                   addr=va, offset=off, size=size))
+        phdrs.append(build_phdr(type=PT_LOAD, flags=PF_R | PF_W, offset=off, vaddr=va, paddr=pa,
+                                filesz=size, memsz=size))
+        loads.append(LoadSpec(k + 100, name, pa, va, size, data, data))
+        d, f = firmware_name(name, seq)
+        regions.append(RegionRecord(d, f, pa, size, data))
+        off += size
+        pa += (size + 0xFFF) & ~0xFFF
+    sections[1] = build_shdr(name=1, type=SHT_STRTAB, offset=stroff, size=len(strtab))
+    buf = bytearray(header_len)
+    buf[:EHDR_SIZE] = build_ehdr(machine=model.machine, phnum=len(phdrs), shnum=len(sections),
+                                 shoff=shoff, shstrndx=1, phoff=phoff)
+    buf[shoff : shoff + SHDR_SIZE * len(sections)] = b"".join(sections)
+    buf[phoff : phoff + PHDR_SIZE * len(phdrs)] = b"".join(phdrs)
+    buf[stroff : stroff + len(strtab)] = strtab
+    buf[banner_off:header_len] = banner
+    header = bytes(buf)
+    regions[0] = dataclasses.replace(regions[0], length=len(header), data=header)
+    reference = header + b"".join(ld.data for ld in loads)
+    return KmemdumpSet(arch, model.machine, release, b"", header, tuple(loads), tuple(regions),
+                       reference, style="downstream")
+
+
+# --- non-kernel table items ------------------------------------------------------------------
+
+
+def extras(arch: str = "arm64") -> list[RegionRecord]:
+    """Items a real minidump table carries besides the kernel's: another subsystem's region
+    (firmware adds only ``md_``, §2.7) and XBL's own ``MD_`` items (§3.5 step 5)."""
+    adsp_desc, adsp_file = firmware_name("ADSP_XYZ")
+    smeminfo = bytes(range(64))
+    return [
+        RegionRecord(adsp_desc, adsp_file, 0x8B800000, 8192, pattern(200, 8192)),
+        RegionRecord("MD_SMEMINFO", "MD_SMEMINFO.BIN", 0x86000000, len(smeminfo), smeminfo),
+        RegionRecord("MD_RST_STAT", "MD_RST_STAT.BIN", 0x0C264000, 4, b"\x01\x00\x00\x20"),
+    ]
+
+
+def load_cmm_record(rows: Iterable[RegionRecord], base: int = 0x146BF000) -> RegionRecord:
+    """The firmware's last table entry: the T32 script for every other entry (§3.5 step 6)."""
+    script = write_load_cmm(rows).encode()
+    return RegionRecord("CMM Script", "load.cmm", base, len(script), script, save_pref=MANDATORY)
+
+
+def fulldump_records() -> list[RegionRecord]:
+    """A tiny full-dump table (§7.2): DDR chip-select part, OCIMEM and a status blob."""
+    return [
+        RegionRecord(" DDR CS0 part0 Memory", "DDRCS0_0.BIN", 0x80000000, 65536, pattern(210, 65536)),
+        RegionRecord("OCIMEM", "OCIMEM.BIN", 0x14680000, 4096, pattern(211, 4096)),
+        RegionRecord("PMIC_PON", "PMIC_PON.BIN", 0x0C230000, 8, b"PONPON\0\0"),
+    ]
+
+
+# --- folders on disk -------------------------------------------------------------------------
+
+Source = Literal["manifest", "dump_info", "load.cmm", "none"]
+
+
+def write_folder(path: Path, rows: Sequence[RegionRecord], *, source: Source = "manifest",
+                 case: Literal["as-is", "lower", "upper"] = "as-is") -> Path:
+    """Write ``rows`` as an offline dump folder: the region files plus one address source.
+
+    ``source="manifest"`` writes a minimal qdlpy.pull/1 manifest, ``"dump_info"`` a
+    QPST-style dump_info.txt, ``"load.cmm"`` only the T32 script, ``"none"`` just the .BIN
+    files (edl/qdl without a script). ``case`` mimics tools that change file-name case.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+
+    def fname(name: str) -> str:
+        return name.lower() if case == "lower" else name.upper() if case == "upper" else name
+
+    data_rows = [r for r in rows if r.filename.lower() != "load.cmm"]
+    for r in data_rows:
+        (path / fname(r.filename)).write_bytes(r.data)
+    if source == "manifest":
+        doc = {"schema": "qdlpy.pull/1", "status": "ok", "regions": [
+            {"filename": fname(r.filename), "description": r.description,
+             "base": f"0x{r.base:x}", "length": r.length, "save_pref": r.save_pref,
+             "status": "complete", "raw": {}} for r in data_rows]}
+        (path / "manifest.json").write_text(json.dumps(doc, indent=1))
+    elif source == "dump_info":
+        renamed = [dataclasses.replace(r, filename=fname(r.filename)) for r in data_rows]
+        (path / "dump_info.txt").write_text(write_dump_info(renamed))
+    elif source == "load.cmm":
+        renamed = [dataclasses.replace(r, filename=fname(r.filename)) for r in data_rows]
+        (path / "load.cmm").write_text(write_load_cmm(renamed))
+    return path

@@ -1,0 +1,105 @@
+"""`qdlpy assemble` and `qdlpy inspect` through the real command line (--json, exit codes)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from qdlpy.cli.main import main
+from qdlpy.simulator import kmemdump_image as kimg
+
+MakeFolder = Callable[..., Path]
+
+
+def qdlpy_exe() -> list[str]:
+    exe = shutil.which("qdlpy", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "qdlpy.cli"]
+
+
+def test_assemble_json_subprocess(make_folder: MakeFolder) -> None:
+    s = kimg.build("x86_64")
+    folder = make_folder(s.without("md_Knr_irqs13.BIN"))
+    proc = subprocess.run([*qdlpy_exe(), "assemble", str(folder), "--json"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "qdlpy.assemble/1" and doc["status"] == "warnings"
+    assert doc["output"] == str(folder / "minidump.elf")
+    assert doc["kernel"]["osrelease"] == s.osrelease
+    assert doc["kernel"]["regions_missing"] == 1
+    assert doc["kernel"]["missing"][0]["paddr"] == hex(s.load_for(13).pa)
+    assert doc["address_source"] == "manifest"
+    assert any(c.startswith("crash --minimal vmlinux ") for c in doc["next_commands"])
+
+
+def test_assemble_human_output(make_folder: MakeFolder, capsys: pytest.CaptureFixture[str]) -> None:
+    s = kimg.build("arm64")
+    folder = make_folder(s)
+    out = folder / "x.elf"
+    assert main(["assemble", str(folder), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert s.osrelease in text and "aarch64" in text and "gdb-multiarch" in text
+    assert out.read_bytes() == s.reference
+
+
+def test_assemble_strict_and_repair_flags(make_folder: MakeFolder,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    s = kimg.build("x86_64", corrupt_notes=True)
+    folder = make_folder(s)
+    assert main(["assemble", str(folder), "--strict"]) == 10
+    assert "--repair" in capsys.readouterr().err
+    assert main(["assemble", str(folder), "--repair", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kernel"]["repairs"] and doc["kernel"]["osrelease"] == s.osrelease
+
+
+def test_assemble_error_json_and_exit_code(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["assemble", str(tmp_path / "empty"), "--json"]) == 10
+    cap = capsys.readouterr()
+    doc = json.loads(cap.out)
+    assert doc["schema"] == "qdlpy.assemble/1" and doc["status"] == "error"
+    assert doc["error"]["code"] == "bad-input" and doc["error"]["exit_code"] == 10
+    assert "no region files" in cap.err
+
+
+def test_assemble_encrypted_exit_code(make_folder: MakeFolder,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    folder = make_folder(kimg.build("arm64", encrypted=True))
+    assert main(["assemble", str(folder)]) == 10
+    assert "encrypted" in capsys.readouterr().err
+
+
+def test_inspect_json_subprocess(make_folder: MakeFolder) -> None:
+    s = kimg.build("arm64")
+    folder = make_folder(s)
+    assert main(["assemble", str(folder), "--json"]) == 0
+    proc = subprocess.run([*qdlpy_exe(), "inspect", str(folder / "minidump.elf"), "--json"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "qdlpy.inspect/1" and doc["kind"] == "elf"
+    assert doc["vmcoreinfo"]["OSRELEASE"] == s.osrelease
+    assert len(doc["kernel"]["placements"]) == len(s.loads)
+    assert doc["notes"] == ["CORE/1", "CORE/3", "VMCOREINFO/0"]
+
+
+def test_inspect_folder_human(make_folder: MakeFolder, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = make_folder(kimg.build("x86_64").without("md_Kprb24.BIN"))
+    assert main(["inspect", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "address source: manifest" in out and "missing" in out and "OSRELEASE=" in out
+
+
+def test_inspect_missing_path_exit_code(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(tmp_path / "nope"), "--json"]) == 10
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "qdlpy.inspect/1" and doc["error"]["exit_code"] == 10
