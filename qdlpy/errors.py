@@ -56,6 +56,7 @@ __all__ = [
     "OutputExists",
     "NoSpace",
     "InputError",
+    "EncryptedDump",
     "Interrupted",
     "EXIT_CODES",
 ]
@@ -183,6 +184,16 @@ class InputError(QdlpyError):
     exit_code = 10
     code = "bad-input"
     default_hint = "run `qdlpy inspect` on it to see what is there"
+
+
+class EncryptedDump(InputError):
+    """The minidump's regions are ciphertext or zeroed by a secure device's firmware."""
+
+    code = "encrypted-minidump"
+    default_hint = (
+        "decrypt with the OEM's tools, or dump from a device that does not require "
+        "minidump encryption; the raw region files are kept"
+    )
 
 
 class Interrupted(QdlpyError):

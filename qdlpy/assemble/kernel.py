@@ -19,7 +19,7 @@ import itertools
 import re
 from pathlib import Path
 
-from qdlpy.errors import InputError
+from qdlpy.errors import EncryptedDump, InputError
 
 from .classify import RegionKind
 from .coreimage import NMAX, PRPSINFO_SIZE, PRSTATUS_SIZE, VMCOREINFO_NOTE_HEADER, core_notes
@@ -144,9 +144,10 @@ def plan_kernel(scan: FolderScan, output: Path, *, strict: bool, repair: bool,
                          "missing", hint="pull that region again (qdlpy pull --resume)")
     data = _read(header.path, MAX_HEADER, header.label)
     if data[:4] != ELFMAG:
-        raise InputError(explain_not_elf(data, header.label),
-                         hint="`qdlpy inspect DIR` lists the regions; decrypt with the OEM's "
-                         "tools, or dump from a device that does not require encryption")
+        why = explain_not_elf(data, header.label)
+        cls = EncryptedDump if ("encrypted" in why or "zeroed" in why) else InputError
+        raise cls(why, hint="`qdlpy inspect DIR` lists the regions; decrypt with the OEM's "
+                  "tools, or dump from a device that does not require encryption")
     eh = parse_ehdr(data, header.label)
     if eh.type != ET_CORE:
         raise InputError(f"{header.label} is an ELF of type {eh.type}, not a core file (4)")
