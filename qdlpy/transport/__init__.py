@@ -1,0 +1,189 @@
+"""Byte pipes to Sahara devices, chosen by URI, and waiting for a device to appear.
+
+URIs (docs/design.md "Transport URIs"): ``usb`` (default; ``?serial=``, ``?path=``,
+``?device=VID:PID``), ``serial:/dev/ttyUSB0[?baud=N]``, ``chardev:/dev/mhi0_SAHARA``,
+``tcp:HOST:PORT``, ``sim:SCENARIO[?knob=value&...]``.
+
+Transport classes are imported lazily by scheme, so ``qdlpy --help`` or a tcp run never
+loads pyusb.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from qdlpy.errors import (
+    DeviceBusy,
+    DeviceNotFound,
+    InvalidArgument,
+    PermissionDenied,
+)
+
+from .base import DeviceIdentity, Transport
+
+__all__ = [
+    "Transport",
+    "DeviceIdentity",
+    "SCHEMES",
+    "parse_uri",
+    "make_transport",
+    "connect",
+]
+
+#: scheme -> "module:Class" under qdlpy.transport (imported on first use).
+SCHEMES: dict[str, str] = {
+    "usb": "usb:UsbTransport",
+    "serial": "serial:SerialTransport",
+    "chardev": "chardev:ChardevTransport",
+    "tcp": "tcp:TcpTransport",
+    "sim": "sim:SimTransport",
+}
+
+#: How long a device that is visible but refuses us (EACCES, EBUSY) keeps being retried
+#: while waiting: udev applies permissions and ModemManager lets go shortly after a
+#: device appears; after that the error is real and is raised.
+REFUSAL_GRACE_S = 3.0
+#: Even when the bus looks unchanged, rescan this often (belt and braces).
+RESCAN_EVERY_S = 2.0
+
+
+def parse_uri(uri: str) -> tuple[str, str, dict[str, str]]:
+    """``"sim:kmemdump?lose_hello=1"`` -> ``("sim", "kmemdump", {"lose_hello": "1"})``."""
+    text = uri.strip()
+    if not text:
+        raise InvalidArgument("empty transport URI", hint="e.g. usb, tcp:127.0.0.1:5555")
+    head, _, query = text.partition("?")
+    scheme, _, rest = head.partition(":")
+    scheme = scheme.lower()
+    if scheme not in SCHEMES:
+        raise InvalidArgument(
+            f"unknown transport {scheme!r} in {uri!r}; known: {', '.join(SCHEMES)}",
+            hint="e.g. usb, serial:/dev/ttyUSB0, chardev:/dev/mhi0_SAHARA, tcp:HOST:PORT, "
+            "sim:kmemdump",
+        )
+    try:
+        knobs = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+    except ValueError:
+        raise InvalidArgument(f"cannot parse the options {query!r} in {uri!r}") from None
+    return scheme, rest, knobs
+
+
+def _transport_class(scheme: str) -> type[Transport]:
+    module, _, name = SCHEMES[scheme].partition(":")
+    cls: type[Transport] = getattr(importlib.import_module(f"qdlpy.transport.{module}"), name)
+    return cls
+
+
+def make_transport(
+    uri: str | None = None, *, serial: str | None = None, usb_path: str | None = None
+) -> Transport:
+    """Build (not open) the transport for ``uri`` (default ``usb``)."""
+    text = uri or "usb"
+    scheme, rest, knobs = parse_uri(text)
+    if scheme != "usb" and (serial is not None or usb_path is not None):
+        raise InvalidArgument(
+            f"--serial/--usb-path select USB devices; they do not apply to {scheme}:"
+        )
+    cls = _transport_class(scheme)
+    if scheme == "usb":
+        from .usb import UsbTransport
+
+        return UsbTransport.from_uri(rest, knobs, serial=serial, usb_path=usb_path)
+    from_uri = getattr(cls, "from_uri", None)
+    if from_uri is not None:
+        made: Transport = from_uri(rest, knobs)
+        return made
+    # sim: the scenario spec is everything after "sim:", options included.
+    return cls(text.strip().partition(":")[2])  # type: ignore[call-arg]
+
+
+def connect(
+    uri: str | None = None,
+    *,
+    serial: str | None = None,
+    usb_path: str | None = None,
+    timeout: float = 60.0,
+    poll: float = 0.25,
+    on_wait: Callable[[str], None] | None = None,
+    wait: bool = True,
+) -> Transport:
+    """Wait for the device and open it.
+
+    ``timeout`` 0 waits forever (ux-and-style.md §c2: finite default, 0 for people waiting
+    on a crash); ``wait=False`` tries once (``--no-wait``). ``on_wait`` receives a line
+    each time what is seen changes ("Waiting for ...", "2 Qualcomm devices visible, none
+    matches serial X"), never one per poll. Raises ``DeviceNotFound`` (exit 3) saying
+    what is seen, ``AmbiguousDevice`` (exit 2) listing the candidates, or the open's own
+    ``PermissionDenied``/``DeviceBusy`` once they outlast a short grace period.
+    """
+    if timeout < 0:
+        raise InvalidArgument("--timeout must be 0 (wait forever) or a positive number")
+    transport = make_transport(uri, serial=serial, usb_path=usb_path)
+    start = time.monotonic()
+    deadline = None if timeout == 0 else start + timeout
+    bus_changed = getattr(transport, "bus_changed", None)
+    last_message = ""
+    last_scan = -1e9
+    refused_since: float | None = None
+    refusal: PermissionDenied | DeviceBusy | None = None
+
+    def tell(message: str) -> None:
+        nonlocal last_message
+        if message != last_message:
+            last_message = message
+            if on_wait is not None:
+                on_wait(message)
+
+    while True:
+        now = time.monotonic()
+        worth_trying = (
+            bus_changed is None
+            or refused_since is not None
+            or now - last_scan >= RESCAN_EVERY_S
+            or bool(bus_changed())
+        )
+        if worth_trying:
+            last_scan = now
+            try:
+                transport.open()
+                return transport
+            except DeviceNotFound as exc:
+                refused_since, refusal = None, None
+                if not wait:
+                    raise
+                tell(_waiting_line(exc, uri, serial, usb_path))
+            except (PermissionDenied, DeviceBusy) as exc:
+                # A device that just appeared: udev may not have applied the rule yet,
+                # or ModemManager is probing it. Retry briefly, then report.
+                if refused_since is None:
+                    refused_since = now
+                refusal = exc
+                if not wait or now - refused_since >= REFUSAL_GRACE_S:
+                    raise
+                tell(f"{exc} (retrying)")
+        if deadline is not None and now >= deadline:
+            if refusal is not None:
+                raise refusal  # the device is there: exit 4/5 says more than "not found"
+            first, nl, rest = last_message.partition("\n")
+            colon = ":" if first.endswith(":") else ""
+            first = first.removesuffix(":")
+            raise DeviceNotFound(f"{first} (waited {timeout:g} s){colon}{nl}{rest}")
+        sleep = poll if deadline is None else max(0.0, min(poll, deadline - now))
+        time.sleep(sleep)
+
+
+def _waiting_line(
+    exc: DeviceNotFound, uri: str | None, serial: str | None, usb_path: str | None
+) -> str:
+    """'Waiting for ...' for the first, empty state; the transport's own words otherwise."""
+    text = str(exc)
+    if text.startswith("no Qualcomm Sahara USB device visible"):
+        wanted = [f"serial {serial}" if serial else "", f"USB path {usb_path}" if usb_path else ""]
+        which = " and ".join(w for w in wanted if w)
+        return "Waiting for a Qualcomm Sahara USB device" + (f" with {which}" if which else "")
+    if uri and not text.lower().startswith("waiting"):
+        return f"Waiting for {uri}: {text}"
+    return text
