@@ -37,13 +37,9 @@ def read_regions(transport: str | Transport | None = None, *, serial: str | None
                  usb_path: str | None = None, timeout: float = 60.0,
                  hello_timeout: float = 1.0) -> RegionsResult:
     """Handshake in memory-debug mode, read the table, release the device untouched."""
-    if isinstance(transport, Transport):
-        t = transport
-        t.open()
-    else:
-        from qdlpy.transport import connect
+    from qdlpy.transport import connect
 
-        t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
+    t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
     try:
         client = SaharaClient(t, hello_timeout=hello_timeout)
         table = client.open_memory_debug()

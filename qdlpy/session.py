@@ -243,7 +243,9 @@ class SaharaClient:
     # ---- command mode -----------------------------------------------------------------------
 
     def open_command_mode(self) -> Hello:
-        hello = self.wait_hello(Mode.COMMAND)
+        """HELLO_RESP(3) and CMD_READY; uses a HELLO already received (and not answered)."""
+        pending = self.m.hello if self.m.state is HostState.WAIT_HELLO else None
+        hello = pending or self.wait_hello(Mode.COMMAND)
         self._send(self.m.hello_resp(Mode.COMMAND))
         try:
             self._expect(CommandReady, "CMD_READY")
@@ -290,13 +292,18 @@ class SaharaClient:
 
     # ---- image transfer ---------------------------------------------------------------------
 
+    def start_image_transfer(self, mode: int = Mode.IMAGE_TX_PENDING) -> None:
+        """Answer HELLO with HELLO_RESP(0|1): the device starts asking for image bytes."""
+        self._send(self.m.hello_resp(mode))
+
     def serve_images(self, provide: Callable[[int, int, int], bytes],
                      on_chunk: Callable[[int, int, int], None] | None = None,
                      *, sole_image: bool = False) -> int:
         """Answer READ_DATA requests until DONE_RESP says complete; returns bytes sent.
 
         ``sole_image``: a DONE_RESP "pending" also ends the transfer (the MSM8916 PBL
-        quirk after the only programmer, sahara-protocol.md §9, §16). The last DONE_RESP
+        quirk after the only programmer, sahara-protocol.md §9, §16) unless the device
+        asks for another image right away (``_asks_again``). The last DONE_RESP
         status is kept in ``image_tx_status``. One read may complete several packets on
         byte streams (DONE_RESP followed by the next READ_DATA), so every event is used.
         """
@@ -318,10 +325,24 @@ class SaharaClient:
                 self._send(self.m.done())
             elif isinstance(ev, TransferComplete):
                 self.image_tx_status = ev.status
-                if ev.complete or sole_image:
+                if ev.complete or (sole_image and not self._asks_again(queue)):
                     return sent
             else:
                 raise UnexpectedPacket(f"unexpected {type(ev).__name__} during image transfer")
+
+    def _asks_again(self, queue: collections.deque[Event]) -> bool:
+        """After DONE_RESP "pending": does the device go on to request another image?
+
+        A device that really wants more sends READ_DATA at once; the quirky PBL jumps to
+        the programmer instead (which then stays silent or speaks Firehose, not Sahara).
+        """
+        if queue:
+            return True
+        try:
+            queue.extend(self._events(self.idle_timeout))
+        except (TransferTimeout, Disconnected, MalformedPacket, UnexpectedPacket):
+            return False  # silence, a re-enumeration or Firehose: the programmer runs
+        return bool(queue)
 
     # ---- ending -------------------------------------------------------------------------------
 

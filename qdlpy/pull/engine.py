@@ -133,9 +133,6 @@ class _Interrupt:
 
 
 def _connect(opts: _Options) -> Transport:
-    if isinstance(opts.transport, Transport):
-        opts.transport.open()
-        return opts.transport
     from qdlpy.transport import connect
 
     return connect(opts.transport, serial=opts.serial, usb_path=opts.usb_path,

@@ -11,6 +11,7 @@ loads pyusb.
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl
@@ -48,6 +49,8 @@ SCHEMES: dict[str, str] = {
 REFUSAL_GRACE_S = 3.0
 #: Even when the bus looks unchanged, rescan this often (belt and braces).
 RESCAN_EVERY_S = 2.0
+
+log = logging.getLogger("qdlpy.transport")
 
 
 def parse_uri(uri: str) -> tuple[str, str, dict[str, str]]:
@@ -101,7 +104,7 @@ def make_transport(
 
 
 def connect(
-    uri: str | None = None,
+    uri: str | Transport | None = None,
     *,
     serial: str | None = None,
     usb_path: str | None = None,
@@ -121,7 +124,10 @@ def connect(
     """
     if timeout < 0:
         raise InvalidArgument("--timeout must be 0 (wait forever) or a positive number")
-    transport = make_transport(uri, serial=serial, usb_path=usb_path)
+    transport = uri if isinstance(uri, Transport) else \
+        make_transport(uri, serial=serial, usb_path=usb_path)
+    if isinstance(uri, Transport):
+        uri = uri.identity().transport
     start = time.monotonic()
     deadline = None if timeout == 0 else start + timeout
     bus_changed = getattr(transport, "bus_changed", None)
@@ -136,6 +142,8 @@ def connect(
             last_message = message
             if on_wait is not None:
                 on_wait(message)
+            else:
+                log.info("%s", message)
 
     while True:
         now = time.monotonic()
