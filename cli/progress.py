@@ -39,7 +39,8 @@ def human(n: float) -> str:
 class RichProgress:
     """One bar per region and one for the whole pull (binary units, MB/s, ETA)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, noun: str = "regions") -> None:
+        self.noun = noun
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(),
             DownloadColumn(binary_units=True), TransferSpeedColumn(), TimeRemainingColumn(),
@@ -50,7 +51,7 @@ class RichProgress:
 
     def begin(self, total_bytes: int, regions: int) -> None:
         self.progress.start()
-        self.total = self.progress.add_task(f"total ({regions} regions)", total=total_bytes)
+        self.total = self.progress.add_task(f"total ({regions} {self.noun})", total=total_bytes)
 
     def region_start(self, name: str, size: int, done: int) -> None:
         self.current = self.progress.add_task(escape(name), total=size, completed=done)
@@ -75,7 +76,9 @@ class RichProgress:
 class PlainProgress:
     """Log lines for non-terminals: one per region, plus a status line every ~10 s."""
 
-    def __init__(self, interval: float | None = None) -> None:
+    def __init__(self, interval: float | None = None, *, verb: str = "pulling",
+                 noun: str = "regions") -> None:
+        self.verb, self.noun = verb, noun
         self.interval = interval if interval is not None else float(
             os.environ.get("QDLPY_PROGRESS_INTERVAL", "10"))
         self.total = self.done = 0
@@ -86,7 +89,7 @@ class PlainProgress:
     def begin(self, total_bytes: int, regions: int) -> None:
         self.total = total_bytes
         self.started = self.last = time.monotonic()
-        log.info("pulling %d regions, %s", regions, human(total_bytes))
+        log.info("%s %d %s, %s", self.verb, regions, self.noun, human(total_bytes))
 
     def region_start(self, name: str, size: int, done: int) -> None:
         self.name, self.size, self.region_done = name, size, done
@@ -116,11 +119,12 @@ class PlainProgress:
         log.info("done: %s in %.1f s", human(self.done), secs)
 
 
-def make_progress(mode: str, console: Console, as_json: bool) -> ProgressSink:
+def make_progress(mode: str, console: Console, as_json: bool, *, verb: str = "pulling",
+                  noun: str = "regions") -> ProgressSink:
     if mode == "auto":
         mode = "none" if as_json else ("rich" if console.is_interactive else "plain")
     if mode == "rich":
-        return RichProgress(console)
+        return RichProgress(console, noun=noun)
     if mode == "plain":
-        return PlainProgress()
+        return PlainProgress(verb=verb, noun=noun)
     return NullProgress()

@@ -53,7 +53,7 @@ def command(transport: str | None, serial: str | None, usb_path: str | None, tim
     """
     st = ui.state()
     ui.start_json(SCHEMA if as_json else None)
-    sink = make_progress(progress_mode, st.console, as_json)
+    sink = make_progress(progress_mode, st.console, as_json, verb="uploading", noun="images")
     result = load(programmer, images, programmer_id=programmer_id, transport=transport,
                   serial=serial, usb_path=usb_path, timeout=timeout, io_timeout=io_timeout,
                   progress=sink)
