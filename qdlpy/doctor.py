@@ -1,0 +1,535 @@
+"""``qdlpy doctor``: find out why a Qualcomm device cannot be used, and say how to fix it.
+
+``diagnose()`` returns a list of :class:`Finding` s, each with its fix. It looks at: the
+libusb library pyusb loads, qdlpy's (or another tool's) udev rule and whether it sorts
+before 73-seat-late.rules (ux-and-style.md §b6), every Qualcomm device in sysfs with its
+/dev/bus/usb node permissions and ACL, the kernel driver bound to its interfaces
+(sahara-protocol.md §12.4), ModemManager and the device's ID_MM_DEVICE_IGNORE property,
+and container hints. Everything is read through paths under an injectable ``root`` (and
+an injectable ``access`` check, uid and process runner) so tests can build a fake
+sysfs/dev/etc/run tree; nothing here opens the device or sends it a byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import os
+import shutil
+import struct
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from qdlpy import udev_rules
+from qdlpy.errors import QdlpyError
+
+__all__ = [
+    "PERMISSION_IDS",
+    "Finding",
+    "Status",
+    "UsbDevice",
+    "diagnose",
+    "exit_code",
+    "scan_devices",
+]
+
+Status = Literal["ok", "warn", "fail", "info"]
+
+#: Findings whose failure means "the OS will refuse access": doctor exits 4 for them,
+#: the same code a pull that hits EACCES exits with (qdlpy.errors.PermissionDenied).
+PERMISSION_IDS = frozenset({"udev-rule", "udev-rule-order", "device-access"})
+
+#: Rule directories in udev's precedence order: a file in an earlier directory hides a
+#: file of the same name in a later one (udev(7)).
+RULE_DIRS = ("etc/udev/rules.d", "run/udev/rules.d", "lib/udev/rules.d", "usr/lib/udev/rules.d")
+
+#: Interface protocols of Qualcomm's Sahara interface (class ff/ff), as qdl matches them
+#: (sahara-protocol.md §12.1): VID 05c6 with one of these is a Sahara device whatever the PID.
+SAHARA_PROTOCOLS = frozenset({0xFF, 0x10, 0x11, 0x13})
+QUALCOMM_VID = 0x05C6
+USBFS_MAJOR = 189  # char major of /dev/bus/usb/BBB/DDD nodes
+
+Runner = Callable[[Sequence[str]], tuple[int, str]]
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One line of the doctor report."""
+
+    id: str  # stable kebab-case identifier (JSON "id"); several findings may share one
+    status: Status
+    summary: str
+    detail: str = ""
+    fix: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class UsbDevice:
+    """A Qualcomm device as sysfs describes it (no libusb involved)."""
+
+    usb_path: str  # sysfs name, e.g. "1-1.4"
+    vid: int
+    pid: int
+    busnum: int
+    devnum: int
+    product: str = ""
+    dev: str = ""  # "189:1", from sysfs 'dev'
+    drivers: dict[str, str] = dataclasses.field(default_factory=dict)  # "1-1:1.0" -> "qcserial"
+
+    @property
+    def node(self) -> str:
+        """Path of the usbfs node, relative to the root."""
+        return f"dev/bus/usb/{self.busnum:03d}/{self.devnum:03d}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.usb_path} {self.vid:04x}:{self.pid:04x}"
+
+    @property
+    def minor(self) -> int:
+        if ":" in self.dev:
+            return int(self.dev.split(":")[1])
+        return (self.busnum - 1) * 128 + (self.devnum - 1)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+
+
+def _hex(path: Path) -> int | None:
+    text = _read(path)
+    try:
+        return int(text, 16) if text else None
+    except ValueError:
+        return None
+
+
+def _default_runner(argv: Sequence[str]) -> tuple[int, str]:
+    try:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return 127, str(e)
+    return proc.returncode, proc.stdout
+
+
+def _is_sahara_device(vid: int, pid: int, interfaces: Iterable[tuple[int, int, int]],
+                      known: set[tuple[int, int]]) -> bool:
+    if (vid, pid) in known:
+        return True
+    return vid == QUALCOMM_VID and any(
+        c == 0xFF and s == 0xFF and p in SAHARA_PROTOCOLS for c, s, p in interfaces
+    )
+
+
+def scan_devices(root: Path) -> list[UsbDevice]:
+    """Qualcomm EDL/crash-dump devices listed in ``<root>/sys/bus/usb/devices``."""
+    base = root / "sys/bus/usb/devices"
+    known = udev_rules.rule_ids(udev_rules.packaged_rules())
+    found: list[UsbDevice] = []
+    try:
+        entries = sorted(base.iterdir(), key=lambda p: p.name)
+    except OSError:
+        return found
+    for entry in entries:
+        if ":" in entry.name:
+            continue  # an interface, not a device
+        vid, pid = _hex(entry / "idVendor"), _hex(entry / "idProduct")
+        if vid is None or pid is None:
+            continue
+        interfaces: list[tuple[int, int, int]] = []
+        drivers: dict[str, str] = {}
+        for intf in sorted(base.glob(f"{entry.name}:*")):
+            cls, sub, proto = (_hex(intf / a) for a in
+                               ("bInterfaceClass", "bInterfaceSubClass", "bInterfaceProtocol"))
+            interfaces.append((cls or 0, sub or 0, proto or 0))
+            link = intf / "driver"
+            if link.is_symlink() or link.exists():
+                drivers[intf.name] = Path(os.readlink(link)).name if link.is_symlink() else "?"
+        if not _is_sahara_device(vid, pid, interfaces, known):
+            continue
+        try:
+            busnum = int(_read(entry / "busnum") or "0")
+            devnum = int(_read(entry / "devnum") or "0")
+        except ValueError:
+            continue
+        found.append(UsbDevice(usb_path=entry.name, vid=vid, pid=pid, busnum=busnum,
+                               devnum=devnum, product=_read(entry / "product") or "",
+                               dev=_read(entry / "dev") or "", drivers=drivers))
+    return found
+
+
+def _acl_users(path: Path) -> list[int]:
+    """uids named in the node's POSIX ACL (what uaccess adds), best effort."""
+    try:
+        raw = os.getxattr(path, "system.posix_acl_access")
+    except (OSError, AttributeError):
+        return []
+    users = []
+    # Linux xattr ACL format: u32 version (2), then 8-byte entries (u16 tag, u16 perm, u32 id);
+    # tag 2 = ACL_USER.
+    for off in range(4, len(raw) - 7, 8):
+        tag, _perm, ident = struct.unpack_from("<HHI", raw, off)
+        if tag == 2:
+            users.append(ident)
+    return users
+
+
+def _udev_properties(root: Path, dev: UsbDevice, runner: Runner | None) -> dict[str, str] | None:
+    """The device's udev properties and tags, from udevd's database (as `udevadm info`)."""
+    db = root / f"run/udev/data/c{USBFS_MAJOR}:{dev.minor}"
+    text = _read(db)
+    props: dict[str, str] = {}
+    if text is not None:
+        for line in text.splitlines():
+            if line.startswith("E:") and "=" in line:
+                k, v = line[2:].split("=", 1)
+                props[k] = v
+            elif line.startswith(("G:", "Q:")):
+                props.setdefault("TAGS", "")
+                props["TAGS"] += ":" + line[2:]
+        return props
+    if runner is None:
+        return None
+    status, out = runner(["udevadm", "info", "--query=property", f"--name=/{dev.node}"])
+    if status != 0:
+        return None
+    for line in out.splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            props[k] = v
+    return props
+
+
+def _modemmanager_running(root: Path) -> bool:
+    try:
+        procs = list((root / "proc").iterdir())
+    except OSError:
+        return False
+    for p in procs:
+        if p.name.isdigit() and _read(p / "comm") == "ModemManager":
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_libusb(probe: Callable[[], Finding] | None) -> Finding:
+    if probe is not None:
+        return probe()
+    try:  # lazily: doctor must still report when the USB stack cannot even be imported
+        usb_backend: Any = importlib.import_module("qdlpy.transport.usb_backend")
+    except ImportError:
+        return _probe_pyusb()
+    try:
+        info = usb_backend.backend_info()
+    except QdlpyError as e:  # BackendUnavailable: "not found" vs "loaded but init failed"
+        return Finding("libusb", "fail", f"no usable libusb: {e.message}", "", e.hint)
+    except Exception as e:  # noqa: BLE001 - doctor must report, not crash
+        return Finding("libusb", "fail", f"loading libusb failed: {type(e).__name__}: {e}",
+                       "", "apt-get install libusb-1.0-0, or pip install libusb-package")
+    if info.kind == "sim":
+        return Finding("libusb", "info", "simulated USB devices (no libusb)", info.reason)
+    return Finding("libusb", "ok", f"libusb {info.version or '?'} loaded from {info.library}",
+                   f"{info.kind}: {info.reason}")
+
+
+def _loaded_libusb_paths() -> list[str]:
+    text = _read(Path("/proc/self/maps")) or ""
+    paths = {line.split()[-1] for line in text.splitlines() if "libusb-1.0" in line}
+    return sorted(p for p in paths if p.startswith("/"))
+
+
+def _probe_pyusb() -> Finding:
+    """Load libusb the way pyusb does (system first, then libusb-package) and report it."""
+    fix = "apt-get install libusb-1.0-0, or pip install libusb-package"
+    try:
+        from usb.backend import libusb1
+    except ImportError as e:
+        return Finding("libusb", "fail", "pyusb is not installed", str(e), "pip install pyusb")
+    source = "system"
+    backend = libusb1.get_backend()
+    if backend is None:
+        try:
+            import libusb_package
+
+            backend = libusb_package.get_libusb1_backend()
+            source = "libusb-package"
+        except ImportError:
+            backend = None
+    if backend is None:
+        return Finding("libusb", "fail", "no libusb library could be loaded",
+                       "pyusb found neither the system libusb-1.0 nor libusb-package", fix)
+    version = "?"
+    try:
+        import ctypes
+
+        class _Version(ctypes.Structure):
+            _fields_ = [("major", ctypes.c_uint16), ("minor", ctypes.c_uint16),
+                        ("micro", ctypes.c_uint16), ("nano", ctypes.c_uint16)]
+
+        fn = backend.lib.libusb_get_version
+        fn.restype = ctypes.POINTER(_Version)
+        v = fn().contents
+        version = f"{v.major}.{v.minor}.{v.micro}"
+    except Exception as e:  # noqa: BLE001 - the version is a nicety
+        log.debug("libusb_get_version failed: %s", e)
+    paths = _loaded_libusb_paths()
+    where = ", ".join(paths) if paths else str(getattr(backend.lib, "_name", "?"))
+    return Finding("libusb", "ok", f"libusb {version} loaded from {where}", f"source: {source}")
+
+
+def _check_rules(root: Path, uid: int) -> list[Finding]:
+    """Which rule files grant access to Qualcomm devices, and do they sort before 73?"""
+    effective: dict[str, Path] = {}
+    for d in RULE_DIRS:
+        try:
+            files = sorted((root / d).glob("*.rules"))
+        except OSError:
+            continue
+        for f in files:
+            effective.setdefault(f.name, f)  # earlier directories win
+    relevant: list[tuple[Path, str]] = []
+    for name in sorted(effective):
+        text = _read(effective[name]) or ""
+        low = text.lower()
+        if "qdlpy" in name or ("05c6" in low and ("uaccess" in low or "mode" in low)):
+            relevant.append((effective[name], text))
+
+    findings: list[Finding] = []
+    hidden = [f"{d}/{n}" for n, p in effective.items() for d in RULE_DIRS
+              if "qdlpy" in n and (root / d / n).exists() and (root / d / n) != p]
+    miss_status: Status = "warn" if uid == 0 else "fail"
+    install_fix = 'sudo "$(command -v qdlpy)" udev install, then re-plug the device'
+    good = [(p, t) for p, t in relevant if udev_rules.sorts_before_seat_late(p.name)
+            and "uaccess" in t]
+    late = [(p, t) for p, t in relevant if not udev_rules.sorts_before_seat_late(p.name)]
+
+    if good:
+        names = ", ".join(str(p.relative_to(root)) for p, _ in good)
+        detail = "/" + names.replace(", ", ", /")
+        if hidden:
+            detail += f"; overridden copies: {', '.join('/' + h for h in hidden)}"
+        findings.append(Finding("udev-rule", "ok", f"udev rule grants access: {names}",
+                                detail))
+    elif not late:
+        findings.append(Finding(
+            "udev-rule", miss_status,
+            "no udev rule gives users access to Qualcomm EDL/crash-dump devices",
+            "searched /" + ", /".join(RULE_DIRS) + ("; running as root, which needs no rule"
+                                                     if uid == 0 else ""),
+            install_fix))
+    for p, _ in late:
+        findings.append(Finding(
+            "udev-rule-order", "warn" if good or uid == 0 else "fail",
+            f"{p.name} sorts after {udev_rules.SEAT_LATE_RULES}: its uaccess tag grants nothing",
+            f"/{p.relative_to(root)}: systemd >= 258 applies uaccess only for rules named "
+            "before 73-seat-late.rules",
+            f"rename it to 60-{p.name.split('-', 1)[-1]} (or replace it: {install_fix})"))
+    for p, text in relevant:
+        if '"0666"' in text or '"666"' in text:
+            findings.append(Finding(
+                "udev-rule-mode", "warn", f"{p.name} makes the device world-writable (0666)",
+                f"/{p.relative_to(root)}", "use TAG+=\"uaccess\" or GROUP=..., MODE=\"0660\""))
+        if p.name == udev_rules.RULES_NAME:
+            missing = udev_rules.rule_ids(udev_rules.packaged_rules()) - udev_rules.rule_ids(text)
+            if missing:
+                ids = ", ".join(f"{v:04x}:{d:04x}" for v, d in sorted(missing))
+                findings.append(Finding(
+                    "udev-rule-outdated", "warn",
+                    f"installed {p.name} is older than this qdlpy's (misses {len(missing)} ids)",
+                    f"/{p.relative_to(root)} lacks {ids}", install_fix))
+    return findings
+
+
+def _check_container(root: Path, environ: Mapping[str, str]) -> list[Finding]:
+    markers = [m for m in (".dockerenv", "run/.containerenv") if (root / m).exists()]
+    if environ.get("container"):
+        markers.append(f"container={environ['container']}")
+    findings: list[Finding] = []
+    has_sysfs_usb = (root / "sys/bus/usb").exists()
+    has_devfs = (root / "dev/bus/usb").is_dir()
+    has_udev = (root / "run/udev").is_dir()
+    if markers:
+        findings.append(Finding(
+            "container", "warn" if not (has_devfs and has_udev) else "info",
+            f"running in a container ({', '.join(markers)})",
+            "the container sees only the USB nodes and udev state passed into it",
+            "docker run --device-cgroup-rule='c 189:* rmw' -v /dev/bus/usb:/dev/bus/usb "
+            "-v /run/udev:/run/udev:ro ... (podman: the same flags)"))
+    if not has_sysfs_usb:
+        findings.append(Finding(
+            "usb-subsystem", "warn", "no USB in this kernel (or /sys is not mounted)",
+            "/sys/bus/usb is missing, so no USB device can be seen; tcp:, serial: and "
+            "sim: transports still work",
+            "run qdlpy on the machine the device is plugged into"))
+    elif not has_devfs:
+        findings.append(Finding(
+            "dev-bus-usb", "fail", "/dev/bus/usb is missing: libusb cannot open any device",
+            "sysfs lists USB devices but their usbfs nodes are not visible here",
+            "in a container, pass the nodes in: -v /dev/bus/usb:/dev/bus/usb "
+            "--device-cgroup-rule='c 189:* rmw'"))
+    if has_sysfs_usb and not has_udev:
+        findings.append(Finding(
+            "udev-runtime", "info", "/run/udev is missing (no udevd, or not shared)",
+            "libusb gets no hot-plug events, so a device that re-enumerates is found by "
+            "re-scanning; udev rules and ModemManager properties cannot apply here",
+            "bind-mount /run/udev:ro into the container if the host runs udevd"))
+    return findings
+
+
+def _check_device(root: Path, dev: UsbDevice, uid: int, access: Callable[[str, int], bool],
+                  props: dict[str, str] | None, rule_ok: bool) -> list[Finding]:
+    findings: list[Finding] = []
+    node = root / dev.node
+    if not node.exists():
+        findings.append(Finding(
+            "device-access", "fail", f"{dev.label}: /{dev.node} does not exist",
+            "sysfs lists the device but its usbfs node is missing",
+            "in a container pass -v /dev/bus/usb:/dev/bus/usb; otherwise check that "
+            "devtmpfs is mounted on /dev"))
+    else:
+        st = node.stat()
+        acl = _acl_users(node)
+        detail = f"/{dev.node} mode {st.st_mode & 0o777:04o} owner {st.st_uid}:{st.st_gid}"
+        if acl:
+            detail += f", ACL for uid {', '.join(map(str, acl))}"
+        tags = (props or {}).get("TAGS", "")
+        if props is not None:
+            detail += "; udev tag uaccess: " + ("yes" if "uaccess" in tags else "no")
+        if access(str(node), os.R_OK | os.W_OK):
+            how = "root" if uid == 0 else "ACL" if uid in acl else "mode/group"
+            findings.append(Finding("device-access", "ok",
+                                    f"{dev.label}: /{dev.node} is read/writable ({how})",
+                                    detail))
+        else:
+            if not rule_ok:
+                fix = 'sudo "$(command -v qdlpy)" udev install, then re-plug the device'
+            elif props is not None and "uaccess" not in tags:
+                fix = ("the rule did not apply to this device yet: re-plug it, or "
+                       "sudo udevadm trigger --subsystem-match=usb --attr-match=idVendor="
+                       f"{dev.vid:04x}")
+            else:
+                fix = ("uaccess only serves the local seat's user: on a headless machine "
+                       'use sudo "$(command -v qdlpy)" udev install --group GROUP and add '
+                       "yourself to GROUP")
+            findings.append(Finding("device-access", "fail",
+                                    f"{dev.label}: /{dev.node} is not writable by uid {uid}",
+                                    detail, fix))
+    for intf, driver in sorted(dev.drivers.items()):
+        if driver == "usbfs":
+            findings.append(Finding(
+                "kernel-driver", "warn",
+                f"{dev.label}: interface {intf} is claimed by another program (usbfs)",
+                "a libusb program (qdl, edl, QPST, another qdlpy) holds the interface",
+                f"close it; `fuser -v /{dev.node}` shows who"))
+        else:
+            findings.append(Finding(
+                "kernel-driver", "info",
+                f"{dev.label}: kernel driver {driver} is bound to interface {intf}",
+                "qdlpy detaches it when it opens the device (the driver is not re-attached)",
+                "nothing to do; do not blacklist the driver, real modems need it"))
+    return findings
+
+
+def _check_modemmanager(root: Path, devices: list[UsbDevice],
+                        props: dict[str, dict[str, str] | None]) -> Finding:
+    if not _modemmanager_running(root):
+        return Finding("modemmanager", "ok", "ModemManager is not running")
+    not_ignored = [d.label for d in devices
+                   if props.get(d.usb_path) is not None
+                   and (props[d.usb_path] or {}).get("ID_MM_DEVICE_IGNORE") != "1"]
+    unknown = [d.label for d in devices if props.get(d.usb_path) is None]
+    fix = ('sudo "$(command -v qdlpy)" udev install (sets ID_MM_DEVICE_IGNORE=1), then '
+           "re-plug the device; there is no need to stop ModemManager")
+    if not_ignored:
+        return Finding("modemmanager", "warn",
+                       "ModemManager is running and may probe: " + ", ".join(not_ignored),
+                       "it writes AT commands to the device's ttyUSB, which can eat the "
+                       "Sahara HELLO", fix)
+    if unknown:
+        return Finding("modemmanager", "info", "ModemManager is running",
+                       "could not read udev properties of " + ", ".join(unknown)
+                       + " to check ID_MM_DEVICE_IGNORE", fix)
+    detail = "every connected device has ID_MM_DEVICE_IGNORE=1" if devices else \
+        "connected Qualcomm devices are ignored when a rule sets ID_MM_DEVICE_IGNORE=1"
+    return Finding("modemmanager", "ok", "ModemManager is running and ignores the device(s)"
+                   if devices else "ModemManager is running", detail)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def diagnose(
+    root: str | os.PathLike[str] = "/",
+    *,
+    uid: int | None = None,
+    access: Callable[[str, int], bool] | None = None,
+    environ: Mapping[str, str] | None = None,
+    runner: Runner | None = None,
+    libusb_probe: Callable[[], Finding] | None = None,
+    check_libusb: bool = True,
+) -> list[Finding]:
+    """Inspect the host and return findings in reading order (never raises for the host).
+
+    ``root``: where /sys, /dev, /etc, /lib, /run and /proc are looked up (tests pass a fake
+    tree). ``uid``/``access``: whose permissions to check (default: this process).
+    ``runner``: runs ``udevadm info`` when udevd's database file cannot be read (default: the
+    real udevadm, only when ``root`` is "/" and udevadm exists). ``libusb_probe``
+    replaces the libusb check; ``check_libusb=False`` leaves it out.
+    """
+    root_path = Path(root)
+    real_root = root_path.resolve() == Path("/")
+    uid = os.geteuid() if uid is None else uid
+    access = os.access if access is None else access
+    environ = os.environ if environ is None else environ
+    if runner is None and real_root and shutil.which("udevadm"):
+        runner = _default_runner
+
+    findings: list[Finding] = []
+    if check_libusb:
+        findings.append(_check_libusb(libusb_probe))
+    findings.append(Finding("user", "info", "running as root" if uid == 0
+                            else f"running as uid {uid}"))
+    findings.extend(_check_container(root_path, environ))
+    rule_findings = _check_rules(root_path, uid)
+    findings.extend(rule_findings)
+    rule_ok = any(f.id == "udev-rule" and f.status == "ok" for f in rule_findings)
+
+    devices = scan_devices(root_path)
+    if devices:
+        findings.append(Finding("devices", "info",
+                                f"{len(devices)} Qualcomm EDL/crash-dump device(s) connected",
+                                "; ".join(f"{d.label} {d.product}".strip() for d in devices)))
+    else:
+        findings.append(Finding("devices", "info",
+                                "no Qualcomm EDL/crash-dump device is connected",
+                                "per-device checks (permissions, kernel driver) are skipped"))
+    props = {d.usb_path: _udev_properties(root_path, d, runner) for d in devices}
+    for d in devices:
+        findings.extend(_check_device(root_path, d, uid, access, props[d.usb_path], rule_ok))
+    findings.append(_check_modemmanager(root_path, devices, props))
+    return findings
+
+
+def exit_code(findings: Sequence[Finding]) -> int:
+    """doctor's exit status: 0 no failure, 4 a permission check failed, else 1."""
+    failed = [f for f in findings if f.status == "fail"]
+    if not failed:
+        return 0
+    if any(f.id in PERMISSION_IDS for f in failed):
+        return 4
+    return 1
