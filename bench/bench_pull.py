@@ -129,12 +129,11 @@ def main() -> None:
     chunk = parse_size(args.chunk)
     rows = []
     for size_text in args.sizes.split(","):
-        size = parse_size(size_text)
         spec = f"fulldump?size={size_text}"
         work = Path(tempfile.mkdtemp(prefix="qdlpy-bench-", dir=args.dir))
         try:
             # sim: baseline then pull (each in its own process)
-            secs_b, rss_b, out = run_measured([sys.executable, "-c", BASELINE_SIM, spec, str(chunk)])
+            _, _, out = run_measured([sys.executable, "-c", BASELINE_SIM, spec, str(chunk)])
             n_b, t_b = out.split()
             secs_p, rss_p, out = run_measured([*QDLPY, "-q", "pull", "-t", f"sim:{spec}", "-o",
                                                str(work / "sim"), "--no-elf", "--after", "none",

@@ -111,10 +111,14 @@ class PlainProgress:
 
     def region_end(self, name: str, status: str) -> None:
         secs = time.monotonic() - self.region_started
-        rate = self.size / secs / 2**20 if secs > 0 else 0
-        log.info("%s %s %s (%.1f MiB/s)", name, status, human(self.size), rate)
+        rate = self.region_done / secs / 2**20 if secs > 0 else 0
+        shown = human(self.size) if status == "complete" else \
+            f"{human(self.region_done)} of {human(self.size)}"
+        log.info("%s %s %s (%.1f MiB/s)", name, status, shown, rate)
 
     def end(self) -> None:
+        if not self.total:
+            return  # nothing was started (e.g. refused before the first byte)
         secs = time.monotonic() - self.started
         log.info("done: %s in %.1f s", human(self.done), secs)
 

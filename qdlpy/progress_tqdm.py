@@ -34,7 +34,7 @@ class TqdmProgress:
 
     def region_end(self, name: str, status: str) -> None:
         if self.bar is not None and status != "complete":
-            self.bar.write(f"{name}: {status}")
+            self._tqdm.write(f"{name}: {status}", file=self._kwargs.get("file"))
 
     def end(self) -> None:
         if self.bar is not None:

@@ -68,7 +68,8 @@ def _summary(result: PullResult, st: ui.CliState) -> None:
     outputs = elf.get("outputs") if isinstance(elf, dict) else None
     if outputs:
         for o in outputs:
-            c.print(f"ELF: {escape(str(o))}")
+            path = o.get("path", o) if isinstance(o, dict) else o
+            c.print(f"ELF: {escape(str(path))}")
     for cmd in (elf.get("next_commands") or []) if isinstance(elf, dict) else []:
         c.print(f"  next: {escape(str(cmd))}")
     for w in result.manifest.warnings:

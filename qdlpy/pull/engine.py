@@ -31,6 +31,7 @@ from typing import Any
 
 from qdlpy.errors import (
     DeviceNak,
+    DeviceNotFound,
     Disconnected,
     InvalidArgument,
     NoSpace,
@@ -48,7 +49,7 @@ from qdlpy.session import DumpTable, SaharaClient
 from qdlpy.transport.base import Transport
 
 from . import manifest as mf
-from .logfile import debug_log
+from .logfile import run_log
 from .manifest import Manifest, RegionRecord, utcnow, write_atomic
 from .names import unique_names
 from .writer import RegionWriter, file_sha256
@@ -157,7 +158,8 @@ def _records(table: DumpTable) -> list[RegionRecord]:
         out.append(RegionRecord(
             position=r.position, filename=name, raw_filename=r.filename,
             description=r.description, base=r.base, length=r.length, save_pref=r.save_pref,
-            kind=n.kind.value, region_id=n.id,
+            kind=n.kind.value, region_id=n.id, raw_filename_hex=r.raw_filename.hex(),
+            raw_description_hex=r.raw_description.hex(),
         ))
     return out
 
@@ -173,9 +175,9 @@ def _table_info(table: DumpTable) -> dict[str, Any]:
     }
 
 
-def _resolve_chunk(chunk_size: int | None, t: Transport) -> int:
+def _resolve_chunk(chunk_size: int | None, t: Transport | None) -> int:
     if chunk_size is None:
-        return t.default_chunk_size
+        return t.default_chunk_size if t is not None else 512 * 1024
     if not MIN_CHUNK <= chunk_size <= MAX_READ_SIZE:
         raise InvalidArgument(
             f"--chunk-size must be between {MIN_CHUNK} and {MAX_READ_SIZE} bytes (1 MiB cap: "
@@ -195,9 +197,12 @@ def _prepare_folder(output: Path | None, resume: bool, force: bool) -> Manifest 
         if resume:
             raise InvalidArgument("--resume needs the folder to resume: -o DIR")
         return None
-    if output.exists() and not output.is_dir():
-        raise OutputError(f"{output} exists and is not a folder")
-    non_empty = output.is_dir() and any(output.iterdir())
+    try:
+        if output.exists() and not output.is_dir():
+            raise OutputError(f"{output} exists and is not a folder")
+        non_empty = output.is_dir() and any(output.iterdir())
+    except OSError as exc:
+        raise OutputError(f"cannot use {output}: {exc.strerror or exc}") from exc
     if resume:
         if not (output / mf.NAME).is_file():
             raise OutputError(f"{output} has no {mf.NAME} to resume from",
@@ -239,45 +244,56 @@ def pull(
     """
     if after not in ("reset", "none"):
         raise InvalidArgument(f"--after must be reset or none, not {after!r}")
+    if chunk_size is not None:
+        _resolve_chunk(chunk_size, None)  # bad values fail before anything is touched
     opts = _Options(transport, serial, usb_path, timeout, io_timeout, chunk_size, hello_timeout)
     out = Path(output) if output is not None else None
     previous = _prepare_folder(out, resume, force)
     sink: ProgressSink = progress or NullProgress()
     stop = _Interrupt(interrupt)
     started = time.monotonic()
-    t = _connect(opts)
-    try:
-        client = _client(t, opts)
-        table = client.open_memory_debug()
-        label = t.identity().label()
-        if out is None:
-            out = default_output_dir(getattr(t, "label", lambda: label)())
+    with run_log() as logfile:
+        t = _connect(opts)
+        run: _Run | None = None
         try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from exc
-        with debug_log(out / "qdlpy.log"), stop.installed():
-            run = _Run(opts, out, t, client, table, sink, stop, previous, regions, exclude)
+            client = _client(t, opts)
+            table = client.open_memory_debug()
+            if out is None:
+                out = default_output_dir(getattr(t, "label", lambda: t.identity().label())())
             try:
-                run.execute()
-            finally:
-                sink.end()
-            result = PullResult(out, run.manifest, reconnects=run.reconnects,
-                                retries=run.retries, bytes_read=run.bytes_read)
-            if elf and run.manifest.status == "complete":
-                result.elf = _assemble(out, run.manifest)
-            if after == "reset" and run.manifest.status == "complete":
-                log.info("all regions saved; resetting the device (--after none keeps it waiting)")
-                run.client.reset()
-                run.manifest.after = "reset"
-            else:
-                run.manifest.after = "none"
-            run.manifest.save(out)
-            result.seconds = time.monotonic() - started
-            return result
-    finally:
-        with contextlib.suppress(Exception):
-            (t if not isinstance(opts.transport, Transport) else opts.transport).close()
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from exc
+            logfile.attach(out / "qdlpy.log")
+            with stop.installed():
+                run = _Run(opts, out, t, client, table, sink, stop, previous, regions, exclude)
+                try:
+                    run.execute()
+                finally:
+                    sink.end()
+                result = PullResult(out, run.manifest, reconnects=run.reconnects,
+                                    retries=run.retries, bytes_read=run.bytes_read)
+                if elf and run.manifest.status == "complete":
+                    result.elf = _assemble(out, run.manifest)
+                if after == "reset" and run.manifest.status == "complete":
+                    log.info("all regions saved; resetting the device "
+                             "(--after none keeps it waiting)")
+                    run.client.reset()
+                    run.manifest.after = "reset"
+                else:
+                    run.manifest.after = "none"
+                run.manifest.save(out)
+                result.seconds = time.monotonic() - started
+                return result
+        finally:
+            if run is not None and run.manifest.after is None:
+                run.manifest.after = "none"  # failures never reset the device
+                with contextlib.suppress(QdlpyError):
+                    run.manifest.save(run.out)
+            opened = [t] if run is None or run.t is t else [t, run.t]  # run.t: after reconnects
+            for each in opened:
+                with contextlib.suppress(Exception):
+                    each.close()
 
 
 def _assemble(folder: Path, manifest: Manifest) -> dict[str, Any] | None:
@@ -476,6 +492,8 @@ class _Run:
             writer.close()
             rec.sha256 = writer.hexdigest()
             rec.bytes = writer.done
+            if rec.bytes:
+                rec.status = mf.PARTIAL
             rec.seconds += time.monotonic() - began
             raise
         rec.seconds += time.monotonic() - began
@@ -536,14 +554,20 @@ class _Run:
                 self.client = _client(self.t, self.opts)
                 table = self.client.open_memory_debug()
                 break
-            except (Disconnected, TransportError) as exc:
+            except (Disconnected, TransportError, DeviceNotFound) as exc:
                 if deadline is not None and time.monotonic() > deadline:
-                    raise Disconnected(f"the device did not come back within "
-                                       f"{self.opts.timeout:g} s ({exc})") from exc
+                    raise Disconnected(
+                        f"the device did not come back within {self.opts.timeout:g} s ({exc})",
+                        hint="everything pulled so far is saved: reconnect the device and run "
+                             "the same command with --resume") from exc
                 time.sleep(0.25)
         if table.raw != self.table.raw:
-            raise OutputExists("after reconnecting, the device offers a different region table: "
-                               "it is not the same dump")
+            from qdlpy.errors import ProtocolError
+
+            raise ProtocolError("after reconnecting, the device offers a different region table: "
+                                "it is not the same dump",
+                                hint="the regions saved so far are kept; pull the new dump into "
+                                     "another -o DIR")
         self.reconnects += 1
         log.info("device is back (reconnect %d); continuing", self.reconnects)
 

@@ -1,11 +1,19 @@
-"""qdlpy.log: every pull folder carries a debug log of its run, whatever the console shows."""
+"""qdlpy.log: every pull folder carries a debug log of its whole run.
+
+Recording starts before the device is opened (the handshake, a re-provoked HELLO and the
+table offer matter most when something goes wrong) and is written to the folder once the
+folder exists; the console keeps the verbosity the user chose.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import logging.handlers
 from collections.abc import Iterator
 from pathlib import Path
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class _Forward(logging.Handler):
@@ -23,27 +31,50 @@ class _Forward(logging.Handler):
             logger = logger.parent if logger.propagate else None
 
 
+class RunLog:
+    """Buffers the ``qdlpy`` logger's records until ``attach()`` names the file."""
+
+    def __init__(self) -> None:
+        self.logger = logging.getLogger("qdlpy")
+        self.buffer = logging.handlers.MemoryHandler(capacity=100_000,
+                                                     flushLevel=logging.CRITICAL + 1)
+        self.buffer.setLevel(logging.DEBUG)
+        self.file: logging.FileHandler | None = None
+
+    def attach(self, path: Path) -> None:
+        if self.file is not None:
+            return
+        fh = logging.FileHandler(path, encoding="utf-8")
+        fh.setLevel(logging.DEBUG)
+        fh.setFormatter(logging.Formatter(_FORMAT))
+        self.buffer.setTarget(fh)
+        self.buffer.flush()
+        self.logger.removeHandler(self.buffer)
+        self.logger.addHandler(fh)
+        self.file = fh
+
+
 @contextlib.contextmanager
-def debug_log(path: Path) -> Iterator[None]:
-    """Record the ``qdlpy`` logger at DEBUG into ``path`` without making the console chattier."""
-    logger = logging.getLogger("qdlpy")
+def run_log() -> Iterator[RunLog]:
+    """Record the ``qdlpy`` logger at DEBUG for qdlpy.log without a chattier console."""
+    run = RunLog()
+    logger = run.logger
     old_level, old_propagate = logger.level, logger.propagate
-    effective = logger.getEffectiveLevel()
-    fh = logging.FileHandler(path, encoding="utf-8")
-    fh.setLevel(logging.DEBUG)
-    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    forward = _Forward(effective) if old_propagate else None
-    logger.addHandler(fh)
+    forward = _Forward(logger.getEffectiveLevel()) if old_propagate else None
+    logger.addHandler(run.buffer)
     if forward is not None:
         logger.addHandler(forward)
         logger.propagate = False
     logger.setLevel(logging.DEBUG)
-    # The console handlers attached to "qdlpy" itself (the CLI's) keep their own levels.
+    # Console handlers attached to "qdlpy" itself (the CLI's) keep their own levels.
     try:
-        yield
+        yield run
     finally:
-        logger.removeHandler(fh)
-        fh.close()
+        logger.removeHandler(run.buffer)
+        run.buffer.close()
+        if run.file is not None:
+            logger.removeHandler(run.file)
+            run.file.close()
         if forward is not None:
             logger.removeHandler(forward)
         logger.setLevel(old_level)

@@ -46,6 +46,8 @@ class RegionRecord:
     sha256: str | None = None  # of the complete file, or of the first `bytes` bytes if partial
     seconds: float = 0.0
     error: dict[str, Any] | None = None
+    raw_filename_hex: str = ""  # the 20-byte fields exactly as the device sent them
+    raw_description_hex: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -137,7 +139,9 @@ def fsync_dir(folder: Path) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that readers see the old or the new file, never half."""
-    tmp = path.with_name(path.name + ".tmp")
+    # A leading dot: region names never start with one (names.sanitize strips it), so the
+    # temporary file can never be a region's file.
+    tmp = path.with_name("." + path.name + ".tmp")
     try:
         with open(tmp, "wb") as f:
             f.write(data)
