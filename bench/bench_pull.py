@@ -30,7 +30,7 @@ from pathlib import Path
 from qdlpy.protocols.packets import HelloResp, MemoryRead64, build_packet, parse_packet
 from qdlpy.simulator.faults import parse_size
 
-QDLPY = [sys.executable, "-m", "qdlpy.cli"]
+QDLPY = [sys.executable, "-P", "-m", "qdlpy.cli"]  # -P: never the checkout's qdlpy/ folder
 
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
@@ -133,7 +133,7 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix="qdlpy-bench-", dir=args.dir))
         try:
             # sim: baseline then pull (each in its own process)
-            _, _, out = run_measured([sys.executable, "-c", BASELINE_SIM, spec, str(chunk)])
+            _, _, out = run_measured([sys.executable, "-P", "-c", BASELINE_SIM, spec, str(chunk)])
             n_b, t_b = out.split()
             secs_p, rss_p, out = run_measured([*QDLPY, "-q", "pull", "-t", f"sim:{spec}", "-o",
                                                str(work / "sim"), "--no-elf", "--after", "none",

@@ -70,6 +70,9 @@ def _summary(result: PullResult, st: ui.CliState) -> None:
         for o in outputs:
             path = o.get("path", o) if isinstance(o, dict) else o
             c.print(f"ELF: {escape(str(path))}")
+    if isinstance(elf, dict) and elf.get("status") in ("skipped", "error"):
+        why = elf.get("reason") or (elf.get("error") or {}).get("message", "")
+        c.print(f"ELF {elf['status']}: {escape(str(why))}")
     for cmd in (elf.get("next_commands") or []) if isinstance(elf, dict) else []:
         c.print(f"  next: {escape(str(cmd))}")
     for w in result.manifest.warnings:

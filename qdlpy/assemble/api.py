@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Collection
 from pathlib import Path
 
 from qdlpy.errors import InputError, OutputError
@@ -51,7 +52,8 @@ def _post_check(plan: OutputPlan) -> None:
 
 
 def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
-             strict: bool = False, repair: bool = False) -> AssembleReport:
+             strict: bool = False, repair: bool = False,
+             skip_groups: Collection[str] = ()) -> AssembleReport:
     """Build ``minidump.elf`` (and one ELF per other region group) from a dump folder.
 
     ``folder``: region files plus, ideally, manifest.json / dump_info.txt / load.cmm.
@@ -59,6 +61,8 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     beside it as ``<stem>-<group>.elf``. ``strict``: refuse instead of repairing (missing,
     short, long, misaligned regions, vmcoreinfo problems, corrupt notes). ``repair``:
     rewrite corrupt CORE notes when the VMCOREINFO note header is intact.
+    ``skip_groups``: group ELFs not to write (``qdlpy pull`` skips "fulldump": a copy of
+    a multi-GiB DDR dump is the user's call, and crash reads the raw files directly).
     Raises InputError (unusable dump) or OutputError (cannot write); input files are never
     modified.
     """
@@ -92,7 +96,7 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
         if g is not None:
             groups[g].append(e)
     for g in GROUPS:
-        if not groups[g]:
+        if not groups[g] or g in skip_groups:
             continue
         report.groups[g] = [e.label for e in groups[g]]
         kernel_like = g in ("fulldump", "kernel-unreferenced")

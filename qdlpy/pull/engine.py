@@ -297,16 +297,24 @@ def pull(
 
 
 def _assemble(folder: Path, manifest: Manifest) -> dict[str, Any] | None:
-    """Build minidump.elf / other-group ELFs when the folder holds a dump that has them."""
-    if not any(r.kind == "kernel" and r.status == mf.COMPLETE for r in manifest.regions) and \
-            not any(r.kind == "fulldump" and r.status == mf.COMPLETE for r in manifest.regions):
-        return None
+    """Build minidump.elf (and the small group ELFs) when the dump has minidump regions.
+
+    A full dump's ELF would copy every DDR byte a second time, so pull leaves it to
+    ``qdlpy assemble`` and says so; crash can also read the raw files directly.
+    """
+    done = [r for r in manifest.regions if r.status == mf.COMPLETE]
+    if not any(r.kind in ("kernel", "subsystem") for r in done):
+        if any(r.kind == "fulldump" for r in done):
+            manifest.elf = {
+                "status": "skipped",
+                "reason": f"full dump: `qdlpy assemble {folder}` builds minidump-fulldump.elf "
+                          "(a second copy of every region); crash also reads the raw files",
+            }
+        return manifest.elf
+    from qdlpy.assemble import assemble
+
     try:
-        from qdlpy.assemble import assemble
-    except ImportError:  # pragma: no cover - the assembler ships with qdlpy
-        return None
-    try:
-        report = assemble(folder)
+        report = assemble(folder, skip_groups=("fulldump",))
     except QdlpyError as exc:
         log.warning("ELF assembly failed: %s (the region files are complete; run "
                     "`qdlpy assemble %s` after fixing)", exc, folder)

@@ -29,7 +29,7 @@ _PROBE = (
 def _probe(**env: str) -> dict[str, str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("QDLPY_")}
     full.update(env)
-    out = subprocess.run([sys.executable, "-c", _PROBE], env=full, capture_output=True,
+    out = subprocess.run([sys.executable, "-P", "-c", _PROBE], env=full, capture_output=True,
                          text=True, check=True, timeout=60)
     result: dict[str, str] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
