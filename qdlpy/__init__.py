@@ -1,12 +1,48 @@
 """qdlpy: pull Qualcomm crash dumps over Sahara and assemble crash-loadable ELF cores.
 
-The public Python API lives here; the ``qdlpy`` command (``qdlpy.cli``) is a thin layer on
-top of it. Submodules are imported lazily so ``import qdlpy`` stays cheap.
+The public Python API; the ``qdlpy`` command (``qdlpy.cli``) is a thin layer over it::
+
+    import qdlpy
+    result = qdlpy.pull("sim:kmemdump", output="dump")      # -> qdlpy.dump.PullResult
+    table = qdlpy.read_regions("tcp:127.0.0.1:5555")         # -> qdlpy.regions.RegionsResult
+    report = qdlpy.assemble.assemble("dump")                  # -> AssembleReport
+
+The functions are imported on first use so ``import qdlpy`` stays cheap.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from qdlpy._version import __version__
 from qdlpy.errors import QdlpyError
 
-__all__ = ["__version__", "QdlpyError"]
+if TYPE_CHECKING:
+    from qdlpy.dump import PullResult, pull
+    from qdlpy.info import read_info
+    from qdlpy.load import load
+    from qdlpy.regions import read_regions
+    from qdlpy.reset import reset_device
+
+__all__ = ["PullResult", "QdlpyError", "__version__", "load", "pull", "read_info",
+           "read_regions", "reset_device"]
+
+_LAZY = {
+    "pull": ("qdlpy.dump", "pull"),
+    "PullResult": ("qdlpy.dump", "PullResult"),
+    "read_regions": ("qdlpy.regions", "read_regions"),
+    "read_info": ("qdlpy.info", "read_info"),
+    "load": ("qdlpy.load", "load"),
+    "reset_device": ("qdlpy.reset", "reset_device"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'qdlpy' has no attribute {name!r}")

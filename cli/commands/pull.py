@@ -8,7 +8,7 @@ from rich.markup import escape
 from qdlpy.cli import output as ui
 from qdlpy.cli.options import device_options, json_option, parse_size_option
 from qdlpy.cli.progress import human, make_progress
-from qdlpy.pull import PullResult, pull
+from qdlpy.dump import PullResult, pull
 
 SCHEMA = "qdlpy.pull/1"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from helpers import Simulator, run_qdlpy
 from pull_support import check_complete_folder, region_files, served_model
 
+from qdlpy.dump import pull
 from qdlpy.protocols.device import DeviceState
 from qdlpy.protocols.table import parse_table
-from qdlpy.pull import pull
 from qdlpy.transport.sim import shared_model
 
 

@@ -25,9 +25,9 @@ from pull_support import (
 )
 
 from qdlpy.cli.main import main
+from qdlpy.dump import engine, pull
+from qdlpy.dump.writer import RegionWriter
 from qdlpy.errors import NoSpace
-from qdlpy.pull import engine, pull
-from qdlpy.pull.writer import RegionWriter
 from qdlpy.transport.sim import shared_model
 
 SPEC = "fulldump?size=1M"  # DDRCS0_0 1 MiB, OCIMEM 192 KiB, CODERAM 160 KiB, load.cmm

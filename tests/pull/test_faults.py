@@ -22,9 +22,9 @@ from pull_support import (
     sha256,
 )
 
+from qdlpy.dump import pull
 from qdlpy.errors import DeviceNak
 from qdlpy.protocols.device import DeviceState
-from qdlpy.pull import pull
 from qdlpy.transport.sim import SimTransport, shared_model
 
 SIZE = "fulldump?size=4M"

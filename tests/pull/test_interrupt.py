@@ -25,8 +25,8 @@ from pull_support import (
     wait_for_file_size,
 )
 
+from qdlpy.dump import pull
 from qdlpy.errors import Interrupted
-from qdlpy.pull import pull
 from qdlpy.transport.sim import shared_model
 
 SPEC = "fulldump?size=2M"

@@ -27,8 +27,8 @@ from pull_support import (
 )
 
 from qdlpy.cli.main import main
+from qdlpy.dump import pull
 from qdlpy.errors import TransferTimeout
-from qdlpy.pull import pull
 from qdlpy.transport.sim import SimTransport
 
 SPEC = "fulldump?size=4M"

@@ -15,10 +15,10 @@ from pathlib import Path
 from helpers import run_qdlpy
 from pull_support import load_manifest
 
+from qdlpy.dump import pull
 from qdlpy.protocols.constants import Mode
 from qdlpy.protocols.device import Personality
 from qdlpy.protocols.table import Region, build_table, decode_field
-from qdlpy.pull import pull
 from qdlpy.simulator.memory import Span, SparseMemory, address_pattern
 from qdlpy.simulator.model import DeviceModel, SimIdentity
 from qdlpy.simulator.scenarios.common import TABLE_ADDRESS

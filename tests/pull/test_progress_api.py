@@ -1,7 +1,7 @@
 """Progress reporting and the Python API of pull.
 
 `--progress plain` writes one line per region on stderr (CI logs); `--json` draws no
-progress; ``qdlpy.pull.pull()`` returns a PullResult; the tqdm adapter
+progress; ``qdlpy.pull()`` returns a PullResult; the tqdm adapter
 (``qdlpy.progress_tqdm.TqdmProgress``) follows a pull to the last byte.
 """
 
@@ -15,8 +15,8 @@ import pytest
 from helpers import run_qdlpy
 from pull_support import check_complete_folder
 
+from qdlpy.dump import PullResult, pull
 from qdlpy.progress_tqdm import TqdmProgress
-from qdlpy.pull import PullResult, pull
 
 SPEC = "fulldump?size=1M"
 NAMES = ["DDRCS0_0.BIN", "OCIMEM.BIN", "CODERAM.BIN", "load.cmm"]
