@@ -307,6 +307,10 @@ class DeviceMachine:
                 return self._nak(step.status, step.image_id)
             self.state = DeviceState.WAIT_DONE
             return [build_packet(EndOfImageTx(step.image_id, 0))]
+        return [self._request(step)]
+
+    def _request(self, step: ReadStep) -> bytes:
+        """Ask the host for the bytes of one image step (READ_DATA or READ_DATA_64)."""
         self._step = step
         self._image_buf.clear()
         self.state = DeviceState.IMAGE_RECEIVE
@@ -314,7 +318,7 @@ class DeviceMachine:
             ReadData64(step.image_id, step.offset, step.length) if step.use64
             else ReadData(step.image_id, step.offset, step.length)
         )
-        return [build_packet(req)]
+        return build_packet(req)
 
     def _image_bytes(self, data: bytes) -> list[bytes]:
         assert self._step is not None
@@ -340,14 +344,7 @@ class DeviceMachine:
         # More images: continue the plan with the step already taken.
         if isinstance(step, EndImage):
             return out + self._nak(step.status or Status.NAK_INVALID_CMD, step.image_id)
-        self._step = step
-        self._image_buf.clear()
-        self.state = DeviceState.IMAGE_RECEIVE
-        req: Packet = (
-            ReadData64(step.image_id, step.offset, step.length) if step.use64
-            else ReadData(step.image_id, step.offset, step.length)
-        )
-        return out + [build_packet(req)]
+        return [*out, self._request(step)]
 
 
 __all__ = [

@@ -237,13 +237,9 @@ def load(programmer: str | os.PathLike[str] | None,
     records = plan_images(programmer, images, programmer_id=programmer_id)
     sink = progress or NullProgress()
     with _opened(records) as files:
-        if isinstance(transport, Transport):
-            t = transport
-            t.open()
-        else:
-            from qdlpy.transport import connect
+        from qdlpy.transport import connect
 
-            t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
+        t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
         try:
             client = SaharaClient(t, hello_timeout=hello_timeout, data_timeout=io_timeout)
             hello = client.wait_hello(Mode.MEMORY_DEBUG)

@@ -72,13 +72,9 @@ def reset_device(transport: str | Transport | None = None, *, serial: str | None
                  usb_path: str | None = None, timeout: float = 60.0,
                  hello_timeout: float = 1.0, force: bool = False) -> ResetResult:
     """RESET the device (see the module docstring for when it is refused)."""
-    if isinstance(transport, Transport):
-        t = transport
-        t.open()
-    else:
-        from qdlpy.transport import connect
+    from qdlpy.transport import connect
 
-        t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
+    t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
     try:
         client = SaharaClient(t, hello_timeout=hello_timeout)
         mode: int | None = None

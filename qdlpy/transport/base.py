@@ -122,3 +122,16 @@ class Transport(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class ReadIntoTransport(Transport):
+    """A transport whose primitive is ``readinto()`` (sockets, file descriptors)."""
+
+    @abc.abstractmethod
+    def readinto(self, buf: memoryview, timeout: float) -> int:
+        """Read one transfer into ``buf``; return the byte count."""
+
+    def read(self, size: int, timeout: float) -> bytes:
+        buf = bytearray(size)
+        n = self.readinto(memoryview(buf), timeout)
+        return bytes(buf[:n])

@@ -24,14 +24,14 @@ from qdlpy.errors import (
     TransportError,
 )
 
-from .base import DeviceIdentity, Transport
+from .base import DeviceIdentity, ReadIntoTransport
 
 __all__ = ["ChardevTransport"]
 
 _GONE = (errno.ENODEV, errno.EIO, errno.ENXIO, errno.EPIPE, errno.ESHUTDOWN, errno.ECONNRESET)
 
 
-class ChardevTransport(Transport):
+class ChardevTransport(ReadIntoTransport):
     """Plain ``os.read``/``os.write`` on a character device node."""
 
     scheme = "chardev"
@@ -110,11 +110,6 @@ class ChardevTransport(Transport):
             # Readable but nothing to read: the node's other end is gone.
             raise Disconnected(f"{self.path}: end of file (device gone)")
         return n
-
-    def read(self, size: int, timeout: float) -> bytes:
-        buf = bytearray(size)
-        n = self.readinto(memoryview(buf), timeout)
-        return bytes(buf[:n])
 
     def write(self, data: bytes | memoryview, timeout: float) -> None:
         fd = self._require()

@@ -21,7 +21,7 @@ from qdlpy.errors import (
     TransportError,
 )
 
-from .base import DeviceIdentity, Transport
+from .base import DeviceIdentity, ReadIntoTransport
 
 __all__ = ["TcpTransport", "parse_host_port"]
 
@@ -44,7 +44,7 @@ def parse_host_port(text: str) -> tuple[str, int]:
     return host, number
 
 
-class TcpTransport(Transport):
+class TcpTransport(ReadIntoTransport):
     """A TCP client; see the module docstring."""
 
     scheme = "tcp"
@@ -123,11 +123,6 @@ class TcpTransport(Transport):
         if n == 0:
             raise Disconnected(f"tcp:{self.where}: the other side closed the connection")
         return n
-
-    def read(self, size: int, timeout: float) -> bytes:
-        buf = bytearray(size)
-        n = self.readinto(memoryview(buf), timeout)
-        return bytes(buf[:n])
 
     def write(self, data: bytes | memoryview, timeout: float) -> None:
         sock = self._require()
