@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from qdlpy.protocols.packets import HelloResp, MemoryRead64, build_packet, parse_packet
+from qdlpy.protocols.packets import HelloResp, MemoryRead64, Reset, build_packet, parse_packet
 from qdlpy.simulator.faults import parse_size
 
 QDLPY = [sys.executable, "-P", "-m", "qdlpy.cli"]  # -P: never the checkout's qdlpy/ folder
@@ -105,6 +105,10 @@ def tcp_baseline(port: int, chunk: int) -> tuple[int, float]:
             off += n
             total += n
     secs = time.perf_counter() - t0
+    # RESET so `simulate --respawn` brings up a fresh device: the pull that follows then
+    # gets its HELLO at once instead of re-provoking one (a 1 s wait that is not transfer).
+    s.sendall(build_packet(Reset()))
+    recv_exact(8)
     s.close()
     del hello
     return total, secs

@@ -97,14 +97,16 @@ class SaharaClient:
     # ---- packets --------------------------------------------------------------------------
 
     def _send(self, data: bytes) -> None:
-        trace.debug("-> %s", data.hex())
+        if trace.isEnabledFor(logging.DEBUG):
+            trace.debug("-> %s", data.hex())
         self.t.write(data, self.command_timeout)
 
     def _events(self, timeout: float) -> list[Event]:
         """Read until at least one event arrives (or the timeout)."""
         while True:
             data = self.t.read(PACKET_BUFFER, timeout)
-            trace.debug("<- %s", data.hex())
+            if trace.isEnabledFor(logging.DEBUG):
+                trace.debug("<- %s", data.hex())
             events = self.m.receive_data(data)
             if events:
                 return events

@@ -66,6 +66,12 @@ def run_log() -> Iterator[RunLog]:
         logger.addHandler(forward)
         logger.propagate = False
     logger.setLevel(logging.DEBUG)
+    # Packet traces (qdlpy.trace) stay off unless someone turned them on (-vv): a 16 GiB
+    # pull sends tens of thousands of requests.
+    trace = logging.getLogger("qdlpy.trace")
+    old_trace = trace.level
+    if old_trace == logging.NOTSET:
+        trace.setLevel(logging.INFO)
     # Console handlers attached to "qdlpy" itself (the CLI's) keep their own levels.
     try:
         yield run
@@ -79,3 +85,4 @@ def run_log() -> Iterator[RunLog]:
             logger.removeHandler(forward)
         logger.setLevel(old_level)
         logger.propagate = old_propagate
+        trace.setLevel(old_trace)
