@@ -2,7 +2,7 @@
 
 The library never draws anything: ``qdlpy.pull`` calls a ProgressSink; the CLI renders it
 with rich (terminals) or plain periodic lines (CI logs), scripts and notebooks can use
-``qdlpy.progress_tqdm.TqdmProgress``.
+``qdlpy.cli.tqdm_progress.TqdmProgress``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `--progress plain` writes one line per region on stderr (CI logs); `--json` draws no
 progress; ``qdlpy.pull()`` returns a PullResult; the tqdm adapter
-(``qdlpy.progress_tqdm.TqdmProgress``) follows a pull to the last byte.
+(``qdlpy.cli.tqdm_progress.TqdmProgress``) follows a pull to the last byte.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from helpers import run_qdlpy
 from pull_support import check_complete_folder
 
+from qdlpy.cli.tqdm_progress import TqdmProgress
 from qdlpy.dump import PullResult, pull
-from qdlpy.progress_tqdm import TqdmProgress
 
 SPEC = "fulldump?size=1M"
 NAMES = ["DDRCS0_0.BIN", "OCIMEM.BIN", "CODERAM.BIN", "load.cmm"]

@@ -1,7 +1,11 @@
-"""A tqdm progress adapter for scripts and notebooks (``qdlpy.pull(..., progress=TqdmProgress())``).
+"""A tqdm progress adapter for scripts and notebooks::
 
-tqdm is imported only when this adapter is created; the CLI uses rich instead
-(ux-and-style.md §b7).
+    from qdlpy.cli.tqdm_progress import TqdmProgress
+    qdlpy.pull("usb", output="dump", progress=TqdmProgress())
+
+It lives with the other front ends (UI libraries stay out of the library proper); the
+``qdlpy`` command itself draws with rich instead (ux-and-style.md §b7). tqdm is imported
+only when an adapter is created.
 """
 
 from __future__ import annotations
