@@ -75,6 +75,7 @@ def _summary(result: PullResult, st: ui.CliState) -> None:
         c.print(f"ELF {elf['status']}: {escape(str(why))}")
     for cmd in (elf.get("next_commands") or []) if isinstance(elf, dict) else []:
         c.print(f"  next: {escape(str(cmd))}")
-    for w in result.manifest.warnings:
-        c.print(f"[yellow]warning:[/] {escape(w)}")
+    elf_warnings = elf.get("warnings") if isinstance(elf, dict) else None
+    for w in [*result.manifest.warnings, *(elf_warnings or [])]:
+        c.print(f"[yellow]warning:[/] {escape(str(w))}")
     click.echo(str(result.output_dir))
