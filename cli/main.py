@@ -18,6 +18,8 @@ import traceback
 from collections.abc import Sequence
 
 import click
+from rich.console import Console
+from rich.logging import RichHandler
 
 from qdlpy._version import __version__
 from qdlpy.errors import QdlpyError
@@ -64,14 +66,23 @@ def _module_exists(mod_name: str) -> bool:
     return importlib.util.find_spec(f"qdlpy.cli.commands.{mod_name}") is not None
 
 
-def setup_logging(verbosity: int, log_file: str | None) -> None:
+def setup_logging(verbosity: int, log_file: str | None, console: Console) -> None:
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
     root = logging.getLogger("qdlpy")
     root.setLevel(logging.DEBUG)
-    handler = logging.StreamHandler(sys.stderr)
+    for old in [h for h in root.handlers if getattr(h, "_qdlpy_cli", False)]:
+        root.removeHandler(old)  # main() called again in the same process
+    handler: logging.Handler
+    if console.is_terminal:
+        # Through the same console as the progress bars, so log lines print above them.
+        handler = RichHandler(console=console, show_time=False, show_path=False,
+                              show_level=verbosity > 0, markup=False)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        fmt = "%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(message)s"
+        handler.setFormatter(logging.Formatter(fmt))
     handler.setLevel(level)
-    fmt = "%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(message)s"
-    handler.setFormatter(logging.Formatter(fmt))
+    setattr(handler, "_qdlpy_cli", True)  # noqa: B010 - a marker for the next setup_logging
     root.addHandler(handler)
     if verbosity < 2:
         logging.getLogger("qdlpy.trace").setLevel(logging.INFO)  # packet dumps only with -vv
@@ -79,6 +90,7 @@ def setup_logging(verbosity: int, log_file: str | None) -> None:
         fh = logging.FileHandler(log_file)
         fh.setLevel(logging.DEBUG)
         fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        setattr(fh, "_qdlpy_cli", True)  # noqa: B010
         root.addHandler(fh)
 
 
@@ -96,7 +108,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int, log_file: str | None) -> N
     """
     st = ctx.ensure_object(output.CliState)
     st.verbosity = verbose - quiet
-    setup_logging(st.verbosity, log_file)
+    setup_logging(st.verbosity, log_file, st.console)
 
 
 def _report(err: QdlpyError, st: output.CliState) -> None:
@@ -105,6 +117,9 @@ def _report(err: QdlpyError, st: output.CliState) -> None:
     sys.stderr.write(f"error: {err.message}\n")
     if err.hint:
         sys.stderr.write(f"hint: {err.hint}\n")
+    if "output_dir" in err.details:
+        sys.stderr.write(f"saved so far: {err.details['output_dir']} (continue with: "
+                         f"{err.details.get('resume', 'qdlpy pull --resume')})\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

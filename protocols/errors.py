@@ -38,6 +38,8 @@ class QdlpyError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint if hint is not None else self.default_hint
+        #: Extra facts for the JSON error object (e.g. where a failed pull saved its files).
+        self.details: dict[str, object] = {}
 
     def __str__(self) -> str:
         return self.message
@@ -50,6 +52,7 @@ class QdlpyError(Exception):
             "message": self.message,
             "hint": self.hint,
             "type": type(self).__name__,
+            **self.details,
         }
 
 

@@ -222,8 +222,6 @@ class HostMachine:
         self._held = bytearray()  # bytes that may be an END_OF_IMAGE_TX sent in place of data
         self._raw_context = ""
         self._pending_exec: int | None = None
-        self._image_owed = 0
-        self._images_seen: set[int] = set()
 
     # ---- receiving ---------------------------------------------------------------------
 
@@ -265,11 +263,6 @@ class HostMachine:
             raw = bytes(self._buf[:length])
             del self._buf[:length]
             events.extend(self._dispatch(parse_packet(raw)))
-            if self.in_raw_phase and self._buf:
-                rest = bytes(self._buf)
-                self._buf.clear()
-                events.extend(self._receive_raw(memoryview(rest)))
-                break
         return events
 
     def receive_idle(self) -> list[Event]:
@@ -357,7 +350,7 @@ class HostMachine:
                 f"device ended the transfer with END_OF_IMAGE_TX(status 0) instead of data "
                 f"({self._raw_context})"
             )
-        raise DeviceNak(pkt.status, self._raw_context, hint=_nak_hint(pkt.status, self.mode))
+        raise DeviceNak(pkt.status, self._raw_context, hint=_nak_hint(pkt.status))
 
     def _finish_raw(self) -> RawComplete:
         total = self._raw_total
@@ -374,7 +367,7 @@ class HostMachine:
             raise DeviceNak(
                 pkt.status,
                 f"in state {st.value}, image {pkt.image_id}",
-                hint=_nak_hint(pkt.status, self.mode),
+                hint=_nak_hint(pkt.status),
             )
         if isinstance(pkt, Hello):
             # A HELLO in another live state means the device restarted its session (after
@@ -409,8 +402,6 @@ class HostMachine:
             if pkt.data_length == 0:
                 raise UnexpectedPacket(f"device asked for 0 bytes of image {pkt.image_id}")
             self.state = HostState.IMAGE_SEND
-            self._image_owed = pkt.data_length
-            self._images_seen.add(pkt.image_id)
             return [
                 ImageRequest(pkt.image_id, pkt.data_offset, pkt.data_length,
                              isinstance(pkt, ReadData64))
@@ -480,7 +471,11 @@ class HostMachine:
         """Request raw memory; the answer arrives as RawData events then RawComplete."""
         self._require(HostState.MEMORY_IDLE, action="send MEMORY_READ")
         if length <= 0 or length > MAX_READ_SIZE or length == EOI_SIZE:
-            raise ValueError(f"invalid MEMORY_READ length {length}")
+            raise ProtocolError(
+                f"refusing a MEMORY_READ of {length} bytes (1..{MAX_READ_SIZE}, never exactly "
+                f"{EOI_SIZE}: plan_reads splits such requests)",
+                hint="this is a bug in qdlpy: please report it with qdlpy.log attached",
+            )
         is_table = address == self.table_address and length <= self.table_length
         if not is_table and not any(s <= address and address + length <= e for s, e in self._allowed):
             raise ProtocolError(
@@ -556,7 +551,6 @@ class HostMachine:
     def image_data_sent(self) -> None:
         """The host wrote the bytes the last READ_DATA asked for."""
         self._require(HostState.IMAGE_SEND, action="finish an image chunk")
-        self._image_owed = 0
         self.state = HostState.IMAGE_WAIT
 
     def done(self) -> bytes:
@@ -571,7 +565,7 @@ class HostMachine:
         return build_packet(ResetStateMachine())
 
 
-def _nak_hint(status: int, mode: int | None) -> str:
+def _nak_hint(status: int) -> str:
     if status == 0x1B:
         return (
             "this device offers no memory dump: it is in EDL (PBL) mode, or download mode "
@@ -584,4 +578,5 @@ def _nak_hint(status: int, mode: int | None) -> str:
         )
     if status in (0x21, 0x25):
         return "the device rejected the image's signature: use the programmer signed for it"
-    return "see the status meaning above; the device may need a power-cycle"
+    return ("the device now accepts only RESET (`qdlpy reset`) or a power-cycle; either "
+            "loses a crash dump it still holds")

@@ -292,67 +292,161 @@ def _probe_pyusb() -> Finding:
     return Finding("libusb", "ok", f"libusb {version} loaded from {where}", f"source: {source}")
 
 
-def _check_rules(root: Path, uid: int) -> list[Finding]:
-    """Which rule files grant access to Qualcomm devices, and do they sort before 73?"""
-    effective: dict[str, Path] = {}
-    for d in RULE_DIRS:
-        try:
-            files = sorted((root / d).glob("*.rules"))
-        except OSError:
-            continue
-        for f in files:
-            effective.setdefault(f.name, f)  # earlier directories win
-    relevant: list[tuple[Path, str]] = []
-    for name in sorted(effective):
-        text = _read(effective[name]) or ""
-        low = text.lower()
-        if "qdlpy" in name or ("05c6" in low and ("uaccess" in low or "mode" in low)):
-            relevant.append((effective[name], text))
+#: What a rule must cover when no device is connected: the EDL and crash-dump PIDs
+#: (sahara-protocol.md §12.1).
+DEFAULT_TARGETS = ((QUALCOMM_VID, 0x9008), (QUALCOMM_VID, 0x900E))
+INSTALL_FIX = 'sudo "$(command -v qdlpy)" udev install, then re-plug the device'
+
+
+def _id(vid: int, pid: int) -> str:
+    return f"{vid:04x}:{pid:04x}"
+
+
+@dataclasses.dataclass
+class _Rules:
+    """The rule files udev uses (after /etc-over-/lib masking), parsed."""
+
+    root: Path
+    files: dict[str, Path]  # file name -> the effective copy
+    lines: dict[str, list[udev_rules.RuleLine]]
+    qdlpy_text: str | None  # the effective 60-qdlpy.rules, if installed
+
+    @classmethod
+    def read(cls, root: Path) -> _Rules:
+        files: dict[str, Path] = {}
+        for d in RULE_DIRS:
+            try:
+                found = sorted((root / d).glob("*.rules"))
+            except OSError:
+                continue
+            for f in found:
+                files.setdefault(f.name, f)  # earlier directories win
+        texts = {name: _read(path) or "" for name, path in files.items()}
+        qdlpy_text = texts.get(udev_rules.RULES_NAME)
+        return cls(root, files, {n: udev_rules.parse_rule_lines(t) for n, t in texts.items()},
+                   qdlpy_text)
+
+    def grant(self, vid: int, pid: int) -> tuple[str, str] | None:
+        """(file name, "uaccess" | "mode/group") of the first rule that gives access."""
+        for name in sorted(self.lines):
+            for line in self.lines[name]:
+                if not line.covers(vid, pid):
+                    continue
+                if line.grants_by_mode:
+                    return name, "mode/group"
+                if line.uaccess and udev_rules.sorts_before_seat_late(name):
+                    return name, "uaccess"
+        return None
+
+    def late_uaccess(self, targets: Sequence[tuple[int, int]]) -> list[str]:
+        """Files whose uaccess lines for a target sort after 73-seat-late.rules."""
+        return [name for name in sorted(self.lines)
+                if not udev_rules.sorts_before_seat_late(name)
+                and any(line.uaccess and not line.grants_by_mode and line.covers(v, p)
+                        for line in self.lines[name] for v, p in targets)]
+
+    def rel(self, name: str) -> str:
+        return "/" + str(self.files[name].relative_to(self.root))
+
+
+def _missing_id_fix(vid: int, pid: int, rules: _Rules) -> str:
+    """How to get a rule that covers vid:pid."""
+    ident = _id(vid, pid)
+    installed = rules.qdlpy_text
+    if installed is not None and (vid, pid) not in udev_rules.rule_ids(installed):
+        if (vid, pid) in udev_rules.rule_ids(udev_rules.packaged_rules()):
+            return (f"{ident} is not in the installed {udev_rules.RULES_NAME} (an older "
+                    f"version): {INSTALL_FIX}")
+        return (f"{ident} is not in {udev_rules.RULES_NAME}: add it to idProduct on the "
+                f'ATTR{{idVendor}}=="{vid:04x}" line (or add a line for that vendor) in '
+                f"{rules.rel(udev_rules.RULES_NAME)}, then sudo udevadm control --reload "
+                "and re-plug the device")
+    if (vid, pid) in udev_rules.rule_ids(udev_rules.packaged_rules()) or installed is not None:
+        return INSTALL_FIX
+    return (f"{ident} is not in {udev_rules.RULES_NAME}: {INSTALL_FIX.split(',')[0]}, add "
+            f"{pid:04x} to idProduct in /{udev_rules.RULES_DIR}/{udev_rules.RULES_NAME}, "
+            "then sudo udevadm control --reload and re-plug the device")
+
+
+def _check_rules(rules: _Rules, uid: int, devices: Sequence[UsbDevice]) -> list[Finding]:
+    """Do the rule files give access to the connected devices (or to 9008/900e)?
+
+    Only TAG+="uaccess" depends on the file sorting before 73-seat-late.rules; MODE and
+    GROUP are applied by udevd whatever the file's number.
+    """
+    root = rules.root
+    targets = sorted({(d.vid, d.pid) for d in devices}) or list(DEFAULT_TARGETS)
+    grants = {t: rules.grant(*t) for t in targets}
+    covered = [t for t, g in grants.items() if g is not None]
+    uncovered = [t for t, g in grants.items() if g is None]
+    # With devices connected each one needs a rule; without, one of 9008/900e is enough.
+    ok = not uncovered if devices else bool(covered)
+    good = sorted({g[0] for g in grants.values() if g is not None})
+    late = [n for n in rules.late_uaccess(targets) if n not in good]
 
     findings: list[Finding] = []
-    hidden = [f"{d}/{n}" for n, p in effective.items() for d in RULE_DIRS
+    hidden = [f"{d}/{n}" for n, p in rules.files.items() for d in RULE_DIRS
               if "qdlpy" in n and (root / d / n).exists() and (root / d / n) != p]
     miss_status: Status = "warn" if uid == 0 else "fail"
-    install_fix = 'sudo "$(command -v qdlpy)" udev install, then re-plug the device'
-    good = [(p, t) for p, t in relevant if udev_rules.sorts_before_seat_late(p.name)
-            and "uaccess" in t]
-    late = [(p, t) for p, t in relevant if not udev_rules.sorts_before_seat_late(p.name)]
 
-    if good:
-        names = ", ".join(str(p.relative_to(root)) for p, _ in good)
-        detail = "/" + names.replace(", ", ", /")
+    if ok:
+        names = ", ".join(rules.rel(n)[1:] for n in good)
+        detail = ", ".join(rules.rel(n) for n in good)
         if hidden:
             detail += f"; overridden copies: {', '.join('/' + h for h in hidden)}"
         findings.append(Finding("udev-rule", "ok", f"udev rule grants access: {names}",
                                 detail))
-    elif not late:
+    elif good or not late:
+        if devices or good:
+            ids = ", ".join(_id(*t) for t in uncovered)
+            summary = f"no udev rule gives users access to {ids}"
+        else:
+            summary = "no udev rule gives users access to Qualcomm EDL/crash-dump devices"
+        where = "searched /" + ", /".join(RULE_DIRS)
+        if good:
+            where += "; rules found for other ids: " + ", ".join(rules.rel(n) for n in good)
+        if uid == 0:
+            where += "; running as root, which needs no rule"
+        fix = "; ".join(_missing_id_fix(v, p, rules) for v, p in uncovered) if devices \
+            else INSTALL_FIX
+        findings.append(Finding("udev-rule", miss_status, summary, where, fix))
+    for name in late:
         findings.append(Finding(
-            "udev-rule", miss_status,
-            "no udev rule gives users access to Qualcomm EDL/crash-dump devices",
-            "searched /" + ", /".join(RULE_DIRS) + ("; running as root, which needs no rule"
-                                                     if uid == 0 else ""),
-            install_fix))
-    for p, _ in late:
-        findings.append(Finding(
-            "udev-rule-order", "warn" if good or uid == 0 else "fail",
-            f"{p.name} sorts after {udev_rules.SEAT_LATE_RULES}: its uaccess tag grants nothing",
-            f"/{p.relative_to(root)}: systemd >= 258 applies uaccess only for rules named "
+            "udev-rule-order", "warn" if ok or uid == 0 else "fail",
+            f"{name} sorts after {udev_rules.SEAT_LATE_RULES}: its uaccess tag grants nothing",
+            f"{rules.rel(name)}: systemd >= 258 applies uaccess only for rules named "
             "before 73-seat-late.rules",
-            f"rename it to 60-{p.name.split('-', 1)[-1]} (or replace it: {install_fix})"))
-    for p, text in relevant:
-        if '"0666"' in text or '"666"' in text:
+            f"rename it to 60-{name.split('-', 1)[-1]} (or replace it: {INSTALL_FIX})"))
+    for name in sorted(rules.lines):
+        if any(line.world_writable and line.covers(v, p)
+               for line in rules.lines[name] for v, p in targets):
             findings.append(Finding(
-                "udev-rule-mode", "warn", f"{p.name} makes the device world-writable (0666)",
-                f"/{p.relative_to(root)}", "use TAG+=\"uaccess\" or GROUP=..., MODE=\"0660\""))
-        if p.name == udev_rules.RULES_NAME:
-            missing = udev_rules.rule_ids(udev_rules.packaged_rules()) - udev_rules.rule_ids(text)
-            if missing:
-                ids = ", ".join(f"{v:04x}:{d:04x}" for v, d in sorted(missing))
-                findings.append(Finding(
-                    "udev-rule-outdated", "warn",
-                    f"installed {p.name} is older than this qdlpy's (misses {len(missing)} ids)",
-                    f"/{p.relative_to(root)} lacks {ids}", install_fix))
+                "udev-rule-mode", "warn", f"{name} makes the device world-writable (0666)",
+                rules.rel(name), "use TAG+=\"uaccess\" or GROUP=..., MODE=\"0660\""))
+    if rules.qdlpy_text is not None:
+        findings.extend(_check_qdlpy_rule_version(rules))
     return findings
+
+
+def _check_qdlpy_rule_version(rules: _Rules) -> list[Finding]:
+    installed = rules.qdlpy_text or ""
+    packaged = udev_rules.packaged_rules()
+    name = udev_rules.RULES_NAME
+    missing = udev_rules.rule_ids(packaged) - udev_rules.rule_ids(installed)
+    # Older rules also hid modem PIDs (05c6:9025, 901d) from ModemManager.
+    over_ignored = udev_rules.mm_ignored_ids(installed) - udev_rules.mm_ignored_ids(packaged)
+    if not missing and not over_ignored:
+        return []
+    parts = []
+    if missing:
+        parts.append("lacks " + ", ".join(_id(*t) for t in sorted(missing)))
+    if over_ignored:
+        parts.append("hides modem ids from ModemManager: "
+                     + ", ".join(_id(*t) for t in sorted(over_ignored)))
+    what = f"misses {len(missing)} ids" if missing else "hides modems from ModemManager"
+    return [Finding("udev-rule-outdated", "warn",
+                    f"installed {name} is older than this qdlpy's ({what})",
+                    f"{rules.rel(name)} " + "; ".join(parts), INSTALL_FIX)]
 
 
 def _check_container(root: Path, environ: Mapping[str, str]) -> list[Finding]:
@@ -392,7 +486,7 @@ def _check_container(root: Path, environ: Mapping[str, str]) -> list[Finding]:
 
 
 def _check_device(root: Path, dev: UsbDevice, uid: int, access: Callable[[str, int], bool],
-                  props: dict[str, str] | None, rule_ok: bool) -> list[Finding]:
+                  props: dict[str, str] | None, rules: _Rules) -> list[Finding]:
     findings: list[Finding] = []
     node = root / dev.node
     if not node.exists():
@@ -416,8 +510,12 @@ def _check_device(root: Path, dev: UsbDevice, uid: int, access: Callable[[str, i
                                     f"{dev.label}: /{dev.node} is read/writable ({how})",
                                     detail))
         else:
-            if not rule_ok:
-                fix = 'sudo "$(command -v qdlpy)" udev install, then re-plug the device'
+            grant = rules.grant(dev.vid, dev.pid)
+            if grant is None:
+                fix = _missing_id_fix(dev.vid, dev.pid, rules)
+            elif grant[1] == "mode/group":
+                fix = (f"{grant[0]} grants access through MODE/GROUP: add yourself to the "
+                       "group and log in again, or re-plug the device if the rule is new")
             elif props is not None and "uaccess" not in tags:
                 fix = ("the rule did not apply to this device yet: re-plug it, or "
                        "sudo udevadm trigger --subsystem-match=usb --attr-match=idVendor="
@@ -445,25 +543,46 @@ def _check_device(root: Path, dev: UsbDevice, uid: int, access: Callable[[str, i
     return findings
 
 
+def _mm_fix(dev: UsbDevice, rules: _Rules) -> str:
+    """How to make ModemManager leave ``dev`` alone."""
+    ident = (dev.vid, dev.pid)
+    packaged = udev_rules.packaged_rules()
+    installed = rules.qdlpy_text
+    if ident in udev_rules.mm_ignored_ids(packaged):
+        if installed is not None and ident in udev_rules.mm_ignored_ids(installed):
+            return f"{_id(*ident)}: re-plug the device so the installed rule applies"
+        return (f'{_id(*ident)}: sudo "$(command -v qdlpy)" udev install (sets '
+                "ID_MM_DEVICE_IGNORE=1), then re-plug the device")
+    if ident in udev_rules.rule_ids(packaged):
+        return (f"{_id(*ident)} is also a modem id, so {udev_rules.RULES_NAME} leaves it to "
+                "ModemManager: if ModemManager grabs it, add a local rule setting "
+                'ENV{ID_MM_DEVICE_IGNORE}="1" for it, or stop ModemManager while pulling')
+    where = rules.rel(udev_rules.RULES_NAME) if installed is not None else \
+        f"/{udev_rules.RULES_DIR}/{udev_rules.RULES_NAME} (install it first)"
+    return (f"{_id(*ident)} is not in {udev_rules.RULES_NAME}: add it to idProduct on a line "
+            f'with ENV{{ID_MM_DEVICE_IGNORE}}="1" in {where}, then re-plug the device')
+
+
 def _check_modemmanager(root: Path, devices: list[UsbDevice],
-                        props: dict[str, dict[str, str] | None]) -> Finding:
+                        props: dict[str, dict[str, str] | None], rules: _Rules) -> Finding:
     if not _modemmanager_running(root):
         return Finding("modemmanager", "ok", "ModemManager is not running")
-    not_ignored = [d.label for d in devices
+    not_ignored = [d for d in devices
                    if props.get(d.usb_path) is not None
                    and (props[d.usb_path] or {}).get("ID_MM_DEVICE_IGNORE") != "1"]
-    unknown = [d.label for d in devices if props.get(d.usb_path) is None]
-    fix = ('sudo "$(command -v qdlpy)" udev install (sets ID_MM_DEVICE_IGNORE=1), then '
-           "re-plug the device; there is no need to stop ModemManager")
+    unknown = [d for d in devices if props.get(d.usb_path) is None]
     if not_ignored:
         return Finding("modemmanager", "warn",
-                       "ModemManager is running and may probe: " + ", ".join(not_ignored),
+                       "ModemManager is running and may probe: "
+                       + ", ".join(d.label for d in not_ignored),
                        "it writes AT commands to the device's ttyUSB, which can eat the "
-                       "Sahara HELLO", fix)
+                       "Sahara HELLO; there is no need to stop ModemManager",
+                       "; ".join(_mm_fix(d, rules) for d in not_ignored))
     if unknown:
         return Finding("modemmanager", "info", "ModemManager is running",
-                       "could not read udev properties of " + ", ".join(unknown)
-                       + " to check ID_MM_DEVICE_IGNORE", fix)
+                       "could not read udev properties of " + ", ".join(d.label for d in unknown)
+                       + " to check ID_MM_DEVICE_IGNORE",
+                       "; ".join(_mm_fix(d, rules) for d in unknown))
     detail = "every connected device has ID_MM_DEVICE_IGNORE=1" if devices else \
         "connected Qualcomm devices are ignored when a rule sets ID_MM_DEVICE_IGNORE=1"
     return Finding("modemmanager", "ok", "ModemManager is running and ignores the device(s)"
@@ -505,11 +624,10 @@ def diagnose(
     findings.append(Finding("user", "info", "running as root" if uid == 0
                             else f"running as uid {uid}"))
     findings.extend(_check_container(root_path, environ))
-    rule_findings = _check_rules(root_path, uid)
-    findings.extend(rule_findings)
-    rule_ok = any(f.id == "udev-rule" and f.status == "ok" for f in rule_findings)
-
     devices = scan_devices(root_path)
+    rules = _Rules.read(root_path)
+    findings.extend(_check_rules(rules, uid, devices))
+
     if devices:
         findings.append(Finding("devices", "info",
                                 f"{len(devices)} Qualcomm EDL/crash-dump device(s) connected",
@@ -520,8 +638,8 @@ def diagnose(
                                 "per-device checks (permissions, kernel driver) are skipped"))
     props = {d.usb_path: _udev_properties(root_path, d, runner) for d in devices}
     for d in devices:
-        findings.extend(_check_device(root_path, d, uid, access, props[d.usb_path], rule_ok))
-    findings.append(_check_modemmanager(root_path, devices, props))
+        findings.extend(_check_device(root_path, d, uid, access, props[d.usb_path], rules))
+    findings.append(_check_modemmanager(root_path, devices, props, rules))
     return findings
 
 

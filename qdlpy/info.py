@@ -135,21 +135,30 @@ class _Commands:
             return None
 
 
-def _connect(transport: str | Transport | None, serial: str | None, usb_path: str | None,
-             timeout: float) -> Transport:
-    if isinstance(transport, Transport):
-        transport.open()
-        return transport
-    from qdlpy.transport import connect
+class DumpLost(ProtocolError):
+    """``--force`` on a dump device that refused command mode: the dump can no longer be
+    pulled (the device now accepts only RESET, §8.1 WAIT_RESET). ``result`` holds what
+    was learnt before the refusal."""
 
-    return connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
+    code = "dump-lost"
+    default_hint = ("the device now accepts only RESET: run `qdlpy reset` (it needs no "
+                    "--force for a device in that state) or power-cycle it")
+
+    def __init__(self, message: str, result: InfoResult, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result
 
 
 def read_info(transport: str | Transport | None = None, *, serial: str | None = None,
               usb_path: str | None = None, timeout: float = 60.0, hello_timeout: float = 1.0,
               force: bool = False) -> InfoResult:
-    """Query serial number, HW id, OEM PK hash and SBL version (see the module docstring)."""
-    t = _connect(transport, serial, usb_path, timeout)
+    """Query serial number, HW id, OEM PK hash and SBL version (see the module docstring).
+
+    Raises DumpLost (exit 6, with the result attached) when ``force`` cost a crash dump.
+    """
+    from qdlpy.transport import connect
+
+    t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
     try:
         client = SaharaClient(t, hello_timeout=hello_timeout)
         hello = client.wait_hello(Mode.MEMORY_DEBUG)
@@ -167,6 +176,9 @@ def read_info(transport: str | Transport | None = None, *, serial: str | None = 
         _enter(client, result)
         _query(client, result)
         _leave(client, result)
+        if result.holds_dump and result.left_in == "needs-reset":
+            raise DumpLost("the device refused a command and now accepts only RESET: the "
+                           "crash dump can no longer be pulled", result)
         return result
     finally:
         t.close()
@@ -179,8 +191,9 @@ def _enter(client: SaharaClient, result: InfoResult) -> None:
         if result.holds_dump:
             raise WrongMode(
                 f"{exc.message}; the device now accepts only RESET, which reboots it: the "
-                "crash dump can no longer be pulled", hint="power-cycle or `qdlpy reset "
-                "--force` to get the device back") from exc
+                "crash dump can no longer be pulled", hint="`qdlpy reset` (no --force "
+                "needed: the device takes only RESET now) or power-cycle it to get the "
+                "device back") from exc
         raise
 
 
@@ -213,7 +226,7 @@ def _leave(client: SaharaClient, result: InfoResult) -> None:
         lost = " (the crash dump can no longer be pulled)" if result.holds_dump else ""
         result.warnings.append(
             f"after the refusal the device accepts only RESET ({nak.message}){lost}: "
-            "run `qdlpy reset` (add --force for a dump device) or power-cycle it before "
+            "run `qdlpy reset` (no --force needed in this state) or power-cycle it before "
             "using it again")
         return
     except ProtocolError as exc:

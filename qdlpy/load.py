@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 from qdlpy.errors import Disconnected, InputError, InvalidArgument, TransferTimeout, WrongMode
 from qdlpy.progress import NullProgress, ProgressSink
-from qdlpy.protocols.constants import ImageTxStatus, Mode
+from qdlpy.protocols.constants import MAX_READ_SIZE, ImageTxStatus, Mode
 from qdlpy.session import SaharaClient
 from qdlpy.transport.base import DeviceIdentity, Transport
 
@@ -163,7 +163,10 @@ class _Server:
         self.progress = progress
         self.current: ImageRecord | None = None
 
-    def provide(self, image_id: int, offset: int, length: int) -> bytes:
+    def provide(self, image_id: int, offset: int, length: int) -> Iterator[bytes]:
+        """Check the request, then return an iterator over its bytes in pieces of at most
+        MAX_READ_SIZE: a request may be up to 4 GiB (u32 length, §9), so it is never read
+        into memory at once. The checks run before anything is sent."""
         rec = self.records.get(image_id)
         if rec is None:
             self.finish("complete")  # the device moved on: the previous image was accepted
@@ -182,10 +185,19 @@ class _Server:
                      "the image itself: a truncated file or one in the wrong format makes it "
                      "read past the end")
         self._switch_to(rec)
-        data = os.pread(self.files[image_id].fileno(), length, offset)
-        if len(data) != length:  # the file shrank under us
-            raise InputError(f"image {image_id}: {rec.path} changed while it was being sent")
-        return data
+        return self._pieces(rec, offset, length)
+
+    def _pieces(self, rec: ImageRecord, offset: int, length: int) -> Iterator[bytes]:
+        fd = self.files[rec.image_id].fileno()
+        end = offset + length
+        while offset < end:
+            n = min(MAX_READ_SIZE, end - offset)
+            data = os.pread(fd, n, offset)
+            if len(data) != n:  # the file shrank under us
+                raise InputError(f"image {rec.image_id}: {rec.path} changed while it was "
+                                 "being sent")
+            yield data
+            offset += n
 
     def _switch_to(self, rec: ImageRecord) -> None:
         if self.current is rec:

@@ -23,7 +23,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from qdlpy.errors import DeviceNak, InvalidArgument, NoHello
+from qdlpy.errors import DeviceNak, InvalidArgument, NoHello, ProtocolError
 from qdlpy.info import mode_name
 from qdlpy.protocols.constants import Mode
 from qdlpy.protocols.host import HostState
@@ -55,6 +55,11 @@ class ResetResult:
     def dump_discarded(self) -> bool:
         return self.mode_before == Mode.MEMORY_DEBUG
 
+    @property
+    def dump_maybe_discarded(self) -> bool:
+        """A silent device (reset blindly with --force) may have held a crash dump."""
+        return self.state_before == "unknown"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": "ok",
@@ -64,6 +69,7 @@ class ResetResult:
             "mode_name": None if self.mode_before is None else mode_name(self.mode_before),
             "reset_resp": self.acknowledged,
             "dump_discarded": self.dump_discarded,
+            "dump_maybe_discarded": self.dump_maybe_discarded,
             "hello_reprovoked": self.reprovoked,
         }
 
@@ -81,10 +87,6 @@ def reset_device(transport: str | Transport | None = None, *, serial: str | None
         try:
             mode = client.wait_hello(Mode.MEMORY_DEBUG).mode
             state = "hello"
-        except DeviceNak as nak:
-            # The re-provocation was NAKed: the device sits in WAIT_RESET (§8.1).
-            log.info("the device answers only RESET now (%s)", nak.message)
-            state = "wait-reset"
         except NoHello as exc:
             if not force:
                 raise NoHello(f"{exc.message}; not sending RESET to a device in an unknown "
@@ -92,6 +94,15 @@ def reset_device(transport: str | Transport | None = None, *, serial: str | None
                                             "(a crash dump it holds would be lost)") from exc
             log.warning("no HELLO: sending RESET blindly (--force)")
             state = "unknown"
+        except ProtocolError as exc:
+            # The re-provocation was NAKed: the device sits in WAIT_RESET (§8.1) and takes
+            # nothing but RESET. SaharaClient.wait_hello reports that NAK either as the
+            # DeviceNak itself or as a ProtocolError caused by it.
+            nak = exc if isinstance(exc, DeviceNak) else exc.__cause__
+            if not isinstance(nak, DeviceNak):
+                raise
+            log.info("the device answers only RESET now (%s)", nak.message)
+            state = "wait-reset"
         if mode == Mode.MEMORY_DEBUG and not force:
             raise DumpNotPulled(
                 "the device holds a crash dump (memory-debug mode, HELLO mode 2): RESET "

@@ -22,11 +22,12 @@ from qdlpy.errors import (
     MalformedPacket,
     NoHello,
     ProtocolError,
+    TableError,
     TransferTimeout,
     UnexpectedPacket,
     WrongMode,
 )
-from qdlpy.protocols.constants import MAX_READ_SIZE, Mode
+from qdlpy.protocols.constants import MAX_READ_SIZE, MAX_TABLE_SIZE, Mode
 from qdlpy.protocols.host import (
     CommandReady,
     Event,
@@ -103,8 +104,10 @@ class SaharaClient:
 
     def _events(self, timeout: float) -> list[Event]:
         """Read until at least one event arrives (or the timeout)."""
+        empty = 0
         while True:
             data = self.t.read(PACKET_BUFFER, timeout)
+            empty = _count_empty(data, empty, timeout)
             if trace.isEnabledFor(logging.DEBUG):
                 trace.debug("<- %s", data.hex())
             events = self.m.receive_data(data)
@@ -139,6 +142,13 @@ class SaharaClient:
                 raise UnexpectedPacket("device sent something other than HELLO first")
             except TransferTimeout:
                 pass
+            except DeviceNak as nak:
+                raise ProtocolError(
+                    f"the device answered the session restart with {nak.message}: it is still "
+                    "in the error state of an earlier session and accepts only RESET, so the "
+                    "regions not yet saved can no longer be read",
+                    hint="`qdlpy reset` or a power-cycle brings the board back (the dump it "
+                         "held is lost); files already saved are complete") from nak
             except (MalformedPacket, UnexpectedPacket) as exc:
                 # Stale bytes of an earlier session (e.g. an interrupted read): drop them.
                 log.debug("discarding stale input before HELLO: %s", exc)
@@ -168,12 +178,11 @@ class SaharaClient:
         assert isinstance(offer, TableOffered)
         log.debug("table at 0x%x, %d bytes, %s entries", offer.address, offer.length,
                   "64-bit" if offer.is64 else "32-bit")
-        if offer.length == 0 or offer.length > 64 * 1024:
-            from qdlpy.errors import TableError
-
+        if offer.length == 0 or offer.length > MAX_TABLE_SIZE:
             raise TableError(f"device offers a region table of {offer.length} bytes "
-                             "(must be 1..65536)")
+                             f"(must be 1..{MAX_TABLE_SIZE})")
         raw = bytes(self.read_chunk(offer.address, offer.length))
+        log.debug("region table (%d bytes): %s", len(raw), raw.hex())
         regions = parse_table(raw, is64=offer.is64)
         self.m.set_table([(r.base, r.length) for r in regions])
         return DumpTable(hello, offer.is64, offer.address, raw, regions)
@@ -198,13 +207,14 @@ class SaharaClient:
                 self.abandon()  # a different read than announced: drop the one in flight
             self._send(self.m.memory_read(address, length, context))
         buf, view = self._buf, self._view
-        filled = 0
+        filled = empty = 0
         limit = min(len(buf), length + SLACK)
         while True:
             holding = self.m.awaiting_idle  # bytes that may be an EOI: silence decides
             try:
                 got = self.t.readinto(view[filled:limit],
                                       self.idle_timeout if holding else timeout)
+                empty = _count_empty(got, empty, timeout)
                 events = self.m.receive_data(view[filled : filled + got])
             except TransferTimeout:
                 if not holding:
@@ -236,11 +246,6 @@ class SaharaClient:
         dropped = self.t.drain(quiet=self.idle_timeout)
         if dropped:
             log.debug("drained %d stale bytes", dropped)
-
-    @property
-    def failed(self) -> bool:
-        """The device NAKed and now only accepts RESET."""
-        return self.m.state is HostState.FAILED
 
     # ---- command mode -----------------------------------------------------------------------
 
@@ -298,10 +303,14 @@ class SaharaClient:
         """Answer HELLO with HELLO_RESP(0|1): the device starts asking for image bytes."""
         self._send(self.m.hello_resp(mode))
 
-    def serve_images(self, provide: Callable[[int, int, int], bytes],
+    def serve_images(self, provide: Callable[[int, int, int], bytes | collections.abc.Iterable[bytes]],
                      on_chunk: Callable[[int, int, int], None] | None = None,
                      *, sole_image: bool = False) -> int:
         """Answer READ_DATA requests until DONE_RESP says complete; returns bytes sent.
+
+        ``provide(image, offset, length)`` returns the bytes, or an iterable of pieces
+        that is consumed one piece at a time, so a large request (the length is a u32)
+        never has to sit in memory whole; each write is at most MAX_READ_SIZE.
 
         ``sole_image``: a DONE_RESP "pending" also ends the transfer (the MSM8916 PBL
         quirk after the only programmer, sahara-protocol.md §9, §16) unless the device
@@ -317,10 +326,12 @@ class SaharaClient:
             ev = queue.popleft()
             if isinstance(ev, ImageRequest):
                 data = provide(ev.image_id, ev.offset, ev.length)
-                for i in range(0, len(data), MAX_READ_SIZE):
-                    self.t.write(data[i : i + MAX_READ_SIZE], self.data_timeout)
+                pieces = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+                for piece in pieces:
+                    for i in range(0, len(piece), MAX_READ_SIZE):
+                        self.t.write(piece[i : i + MAX_READ_SIZE], self.data_timeout)
+                    sent += len(piece)
                 self.m.image_data_sent()
-                sent += len(data)
                 if on_chunk:
                     on_chunk(ev.image_id, ev.offset, ev.length)
             elif isinstance(ev, ImageDone):
@@ -355,3 +366,16 @@ class SaharaClient:
             self._expect(ResetDone, "RESET_RESP")
         except (TransferTimeout, Disconnected):
             log.debug("no RESET_RESP (the device may have rebooted already)")
+
+
+MAX_EMPTY_READS = 64  # ZLPs are legal, but a pipe that only ever returns nothing is not
+
+
+def _count_empty(data: bytes | int, empty: int, timeout: float) -> int:
+    """Count consecutive empty reads so a transport that returns nothing cannot spin forever."""
+    if data:
+        return 0
+    if empty + 1 >= MAX_EMPTY_READS:
+        raise TransferTimeout(f"the device sent {MAX_EMPTY_READS} empty transfers in a row "
+                              f"(timeout {timeout:g} s each) and no data")
+    return empty + 1

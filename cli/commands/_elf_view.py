@@ -1,4 +1,8 @@
-"""Rendering shared by ``qdlpy assemble`` and ``qdlpy inspect`` (stdout, no markup)."""
+"""Rendering shared by ``qdlpy assemble`` and ``qdlpy inspect`` (no markup).
+
+What was found goes to stdout; ``warning:`` / ``repair:`` lines go to stderr (data on
+stdout, diagnostics on stderr, so `> file` keeps only the data).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,12 @@ from rich.table import Table
 from qdlpy.assemble import KernelInfo, Placement
 
 
-def _console() -> Console:
-    return Console(markup=False, highlight=False, soft_wrap=True)
+def _console(stderr: bool = False) -> Console:
+    return Console(markup=False, highlight=False, soft_wrap=True, stderr=stderr)
 
 
-def print_lines(lines: list[str]) -> None:
-    c = _console()
+def print_lines(lines: list[str], *, stderr: bool = False) -> None:
+    c = _console(stderr)
     for line in lines:
         c.print(line)
 

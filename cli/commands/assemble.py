@@ -27,8 +27,12 @@ SCHEMA = "qdlpy.assemble/1"
                    "vmcoreinfo problems, corrupt notes).")
 @click.option("--repair", is_flag=True,
               help="Rewrite corrupt CORE notes when the VMCOREINFO note header is intact.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing -o FILE that is not an ELF core (an ELF core, e.g. "
+                   "a previous output, is always replaced; dump folder files never are).")
 @json_option
-def command(folder: str, output: str | None, strict: bool, repair: bool, as_json: bool) -> None:
+def command(folder: str, output: str | None, strict: bool, repair: bool, force: bool,
+            as_json: bool) -> None:
     """Assemble the minidump ELF for crash/gdb from DIR (qdlpy pull, qdl, edl or QPST output).
 
     Regions are matched to the kernel header's PT_LOADs by physical address (from
@@ -37,7 +41,7 @@ def command(folder: str, output: str | None, strict: bool, repair: bool, as_json
     10 unusable input.
     """
     ui.start_json(SCHEMA if as_json else None)
-    report = assemble(folder, output, strict=strict, repair=repair)
+    report = assemble(folder, output, strict=strict, repair=repair, force=force)
     if as_json:
         ui.emit_json(ui.document(SCHEMA, report.to_dict()))
         return
@@ -60,11 +64,10 @@ def _human(report: AssembleReport, verbosity: int) -> None:
         if rows:
             placements_table(rows, title="PT_LOADs needing attention" if verbosity <= 0
                              else "PT_LOAD -> region")
-    extra: list[str] = []
+    notes: list[str] = []
     if k is not None:
-        extra += [f"repair: {r}" for r in k.repairs]
-    extra += [f"warning: {w}" for w in report.warnings]
+        notes += [f"repair: {r}" for r in k.repairs]
+    notes += [f"warning: {w}" for w in report.warnings]
+    print_lines(notes, stderr=True)
     if report.next_commands:
-        extra.append("next:")
-        extra += [f"  {c}" for c in report.next_commands]
-    print_lines(extra)
+        print_lines(["next:", *(f"  {c}" for c in report.next_commands)])

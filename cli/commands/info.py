@@ -7,7 +7,7 @@ from rich.markup import escape
 
 from qdlpy.cli import output as ui
 from qdlpy.cli.options import device_options, json_option
-from qdlpy.info import InfoResult, read_info
+from qdlpy.info import DUMP_SKIPPED, DumpLost, InfoResult, read_info
 
 SCHEMA = "qdlpy.info/1"
 
@@ -24,11 +24,20 @@ def command(transport: str | None, serial: str | None, usb_path: str | None, tim
 
     Works on EDL (PBL) devices; leaves command mode with SWITCH_MODE, never RESET.
     Exit codes: 0 ok (fields a device refuses are listed as unavailable), 3 no device,
-    6 protocol error or no command mode.
+    6 protocol error, no command mode, or --force cost a crash dump.
     """
     ui.start_json(SCHEMA if as_json else None)
-    result = read_info(transport, serial=serial, usb_path=usb_path, timeout=timeout,
-                       force=force)
+    try:
+        result = read_info(transport, serial=serial, usb_path=usb_path, timeout=timeout,
+                           force=force)
+    except DumpLost as lost:
+        # Show what was learnt, then fail (exit 6): the dump is gone, which is no success.
+        if as_json:
+            body = {k: v for k, v in lost.result.to_dict().items() if k != "status"}
+            ui.emit_json(ui.error_document(SCHEMA, lost, body))
+        else:
+            _print(lost.result, ui.state())
+        raise
     if as_json:
         ui.emit_json(ui.document(SCHEMA, result.to_dict()))
         return
@@ -60,4 +69,6 @@ def _print(result: InfoResult, st: ui.CliState) -> None:
     for field, why in result.unavailable.items():
         c.print(f"[yellow]unavailable:[/] {escape(field)}: {escape(why)}")
     for w in result.warnings:
-        c.print(f"[yellow]note:[/] {escape(w)}")
+        # Skipping command mode on a dump device is expected; anything else went wrong.
+        label = "note" if w == DUMP_SKIPPED else "warning"
+        c.print(f"[yellow]{label}:[/] {escape(w)}")

@@ -60,5 +60,5 @@ def _human(r: InspectReport, verbosity: int) -> None:
             tail.append(f"  ... {len(keys) - len(shown)} more (-v shows all)")
     if k is not None and k.unreferenced:
         tail.append(f"unreferenced md_K regions: {', '.join(k.unreferenced)}")
-    tail += [f"warning: {w}" for w in r.warnings]
     print_lines(tail)
+    print_lines([f"warning: {w}" for w in r.warnings], stderr=True)

@@ -32,5 +32,8 @@ def command(transport: str | None, serial: str | None, usb_path: str | None, tim
         return
     what = "reset" if result.acknowledged else "RESET sent (no RESET_RESP: it may have rebooted already)"
     extra = "; the crash dump was discarded" if result.dump_discarded else ""
+    if result.dump_maybe_discarded:
+        # No HELLO came, so its mode is unknown: it may have been a crash-dump device.
+        extra = "; the device sent no HELLO, so any crash dump it held was discarded"
     ui.state().console.print(f"{result.identity.label()}: {what}{extra}", markup=False,
                              highlight=False)

@@ -17,7 +17,7 @@ from .inspect_elf import inspect_elf
 from .kernel import MAX_HEADER, explain_not_elf, plan_kernel
 from .report import AssembleReport, InspectReport, OutputFile, next_commands
 from .sources import DUMP_INFO, LOAD_CMM, MANIFEST
-from .writer import OutputPlan, write_plan
+from .writer import OutputPlan, check_target, write_plan
 
 __all__ = ["assemble", "inspect", "DEFAULT_OUTPUT"]
 
@@ -27,8 +27,11 @@ DEFAULT_OUTPUT = "minidump.elf"  # qdl's name (minidump-format.md §8.5)
 def _output_path(folder: Path, output: str | os.PathLike[str] | None) -> Path:
     if output is None:
         return folder / DEFAULT_OUTPUT
-    out = Path(output)
-    return out / DEFAULT_OUTPUT if out.is_dir() else out
+    text = os.fspath(output)
+    out = Path(text)
+    # "newdir/" names a directory even before it exists (write_plan creates it).
+    trailing = text.endswith(os.sep) or (os.altsep is not None and text.endswith(os.altsep))
+    return out / DEFAULT_OUTPUT if trailing or out.is_dir() else out
 
 
 def _post_check(plan: OutputPlan) -> None:
@@ -37,22 +40,19 @@ def _post_check(plan: OutputPlan) -> None:
         size = plan.path.stat().st_size
         with open(plan.path, "rb") as f:
             head = f.read(EHDR_SIZE)
-            if head[:4] == ELFMAG and len(head) == EHDR_SIZE:
-                eh0 = parse_ehdr(head, str(plan.path))
-                head += f.read(min(MAX_HEADER, eh0.phoff + eh0.phnum * PHDR_SIZE) - EHDR_SIZE)
+            eh: Ehdr = parse_ehdr(head, str(plan.path))
+            head += f.read(max(0, min(MAX_HEADER, eh.phoff + eh.phnum * PHDR_SIZE) - EHDR_SIZE))
+        parse_phdrs(head, eh, str(plan.path))
     except OSError as exc:
         raise OutputError(f"cannot re-read {plan.path}: {exc.strerror or exc}") from exc
-    if size != plan.size:
-        raise OutputError(f"{plan.path} is {size} bytes after writing, {plan.size} planned")
-    try:
-        eh: Ehdr = parse_ehdr(head, str(plan.path))
-        parse_phdrs(head, eh, str(plan.path))
     except InputError as exc:  # a bug in the plan, not the input: say so
         raise OutputError(f"the written ELF does not parse: {exc.message}") from exc
+    if size != plan.size:
+        raise OutputError(f"{plan.path} is {size} bytes after writing, {plan.size} planned")
 
 
 def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
-             strict: bool = False, repair: bool = False,
+             strict: bool = False, repair: bool = False, force: bool = False,
              skip_groups: Collection[str] = ()) -> AssembleReport:
     """Build ``minidump.elf`` (and one ELF per other region group) from a dump folder.
 
@@ -63,6 +63,8 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     rewrite corrupt CORE notes when the VMCOREINFO note header is intact.
     ``skip_groups``: group ELFs not to write (``qdlpy pull`` skips "fulldump": a copy of
     a multi-GiB DDR dump is the user's call, and crash reads the raw files directly).
+    ``force``: replace an existing output file that is not an ELF core (an existing ELF core,
+    e.g. the previous run's output, is always replaced; files of the dump folder never are).
     Raises InputError (unusable dump) or OutputError (cannot write); input files are never
     modified.
     """
@@ -111,13 +113,19 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
 
     inputs = [e.path for e in scan.entries if e.path is not None]
     inputs += [src / n for n in (MANIFEST, DUMP_INFO, LOAD_CMM)]
+    for plan in plans:  # every target first: a refused one must not leave the others written
+        check_target(plan.path, inputs, folder=src, force=force)
     for plan in plans:
         write_plan(plan, inputs)
         report.outputs.append(OutputFile(str(plan.path), plan.kind, plan.size, plan.regions))
     if kernel is not None:
         _post_check(kernel.plan)
         report.output = str(kernel.plan.path)
-        report.next_commands = next_commands(report.output, kernel.info)
+        again = ["qdlpy", "assemble", str(src), "--repair"]
+        if out != src / DEFAULT_OUTPUT:
+            again += ["-o", str(out)]
+        report.next_commands = next_commands(report.output, kernel.info,
+                                             reassemble=shlex.join(again))
     raw = [e for e in groups["fulldump"] if e.base is not None and e.path is not None and e.size]
     if raw:
         # crash reads raw physical-memory files directly (minidump-format.md §6.1).
@@ -146,16 +154,31 @@ def _name_loads_from_folder(rep: InspectReport, folder: Path) -> None:
             pl.filename = by_base.get(pl.paddr) or by_base.get(pl.paddr & ~3)
 
 
+_INSPECT_HINT = ("point it at a minidump ELF (minidump.elf, a md_KELF*.BIN region) or at a dump "
+                 "folder")
+
+
 def inspect(path: str | os.PathLike[str]) -> InspectReport:
     """What an ELF or a dump folder holds, without running crash: the PT_LOAD -> region
     map, vmcoreinfo keys, what is missing."""
-    p = Path(path)
+    try:
+        return _inspect(Path(path))
+    except InputError as exc:
+        if exc.hint == InputError.default_hint:  # "run qdlpy inspect" would be circular here
+            exc.hint = _INSPECT_HINT
+        raise
+
+
+def _inspect(p: Path) -> InspectReport:
     if p.is_file():
         rep = inspect_elf(p)
         _name_loads_from_folder(rep, p.parent)
         return rep
     if not p.is_dir():
-        raise InputError(f"{p} does not exist")
+        if p.exists():
+            raise InputError(f"{p} is not a regular file or directory (a FIFO or device?)",
+                             hint=_INSPECT_HINT)
+        raise InputError(f"{p} does not exist", hint="check the path")
     scan = scan_folder(p)
     rep = InspectReport(str(p), "folder", address_source=scan.source,
                         entries=[e.to_dict() for e in scan.entries], warnings=list(scan.warnings))

@@ -32,6 +32,9 @@ __all__ = ["Entry", "FolderScan", "scan_folder", "HEURISTIC"]
 log = logging.getLogger(__name__)
 
 HEURISTIC = "heuristic"  # no address file: id order + size check (§8.6)
+# qdlpy pull's own files and leftovers: never region files, even when named *.bin.
+_NOT_REGIONS = ("table.bin", "qdlpy.log")
+_NOT_REGION_SUFFIXES = (".part", ".tmp")
 _SUBDIRS = ("", "regions")
 
 
@@ -132,7 +135,8 @@ def _entries(folder: Path, rows: list[SourceEntry], index: dict[str, Path]) -> l
 def scan_folder(folder: Path) -> FolderScan:
     """Entries of a dump folder and which address source gave them."""
     if not folder.is_dir():
-        raise InputError(f"{folder} is not a directory")
+        raise InputError(f"{folder} is not a directory",
+                         hint="give the dump folder `qdlpy pull`, qdl, edl or QPST wrote")
     index = _index(folder)
     warnings: list[str] = []
     for source, name in (("manifest", MANIFEST), ("dump_info", DUMP_INFO), ("load.cmm", LOAD_CMM)):
@@ -141,11 +145,11 @@ def scan_folder(folder: Path) -> FolderScan:
             continue
         try:
             if source == "manifest":
-                rows = read_manifest(path)
+                rows = read_manifest(path, warnings)
             elif source == "dump_info":
-                rows = parse_dump_info(read_text(path))
+                rows = parse_dump_info(read_text(path), warnings, name=path.name)
             else:
-                rows = parse_load_cmm(read_text(path))
+                rows = parse_load_cmm(read_text(path), warnings, name=path.name)
         except InputError as exc:
             warnings.append(f"{path.name} ignored: {exc.message}")
             continue
@@ -160,7 +164,10 @@ def scan_folder(folder: Path) -> FolderScan:
             warnings.append(f"{path.name} does not list {len(stray)} md_ file(s) present in the "
                             f"folder: {', '.join(stray[:8])}{' ...' if len(stray) > 8 else ''}")
         return FolderScan(folder, source, entries, warnings)
-    # No address file: every *.BIN file, addresses unknown.
+    # No address file: every *.BIN file, addresses unknown (not qdlpy's table.bin, not hidden
+    # or partial files).
     rows = [SourceEntry(filename=p.name, description="", base=None, length=None)
-            for k, p in sorted(index.items()) if k.endswith(".bin")]
+            for k, p in sorted(index.items())
+            if k.endswith(".bin") and not k.startswith(".") and k not in _NOT_REGIONS
+            and not k.endswith(_NOT_REGION_SUFFIXES)]
     return FolderScan(folder, HEURISTIC, _entries(folder, rows, index), warnings)

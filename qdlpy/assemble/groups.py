@@ -36,7 +36,11 @@ from .writer import OutputPlan, Piece
 __all__ = ["GROUPS", "group_of", "plan_group", "group_path"]
 
 GROUPS = ("subsystems", "firmware", "fulldump", "kernel-unreferenced")
-_MAX_PHNUM = 0xFFFE  # PN_XNUM (0xffff) would need the extended numbering
+# One PT_LOAD and one section per region, plus PT_NOTE and the null + STR_TBL sections:
+# e_shnum = regions + 2 must stay below SHN_LORESERVE (0xff00), else it would need the
+# extended numbering (the real count in section 0's sh_size). e_phnum = regions + 1 is then
+# far from PN_XNUM (0xffff).
+_MAX_REGIONS = 0xFF00 - 3
 
 
 def group_of(e: Entry) -> str | None:
@@ -62,9 +66,9 @@ def plan_group(group: str, entries: list[Entry], path: Path, *, machine: int,
             warnings.append(f"{group}: {e.label} is empty; left out")
         else:
             usable.append(e)
-    if len(usable) > _MAX_PHNUM - 1:
-        warnings.append(f"{group}: only the first {_MAX_PHNUM - 1} of {len(usable)} regions fit")
-        usable = usable[: _MAX_PHNUM - 1]
+    if len(usable) > _MAX_REGIONS:
+        warnings.append(f"{group}: only the first {_MAX_REGIONS} of {len(usable)} regions fit")
+        usable = usable[:_MAX_REGIONS]
     if not usable:
         return None
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+import struct
 from pathlib import Path
 
 from qdlpy.errors import EncryptedDump, InputError
@@ -34,6 +35,7 @@ from .elf import (
     SHT_STRTAB,
     Ehdr,
     Phdr,
+    align4,
     parse_ehdr,
     parse_phdrs,
     parse_shdrs,
@@ -45,20 +47,22 @@ from .report import KernelInfo, Placement
 from .vmcoreinfo import MAGIC, kernel_facts, looks_like_vmcoreinfo, parse_vmcoreinfo
 from .writer import OutputPlan, Piece
 
-__all__ = ["KernelResult", "plan_kernel", "explain_not_elf", "MAX_HEADER"]
+__all__ = ["KernelResult", "plan_kernel", "explain_not_elf", "MAX_HEADER", "UNREACHABLE"]
 
 MAX_HEADER = 64 * 1024 * 1024  # a KELF is ~12-16 KiB, a downstream header tens of KiB
 MAX_VMCOREINFO = 1024 * 1024  # the kernel's buffer is one page
 MAX_OUTPUT = 1 << 40  # no minidump is a TiB: such offsets mean a corrupt header
 MAX_PAD = 1 << 30  # zero-padding a short file by more than this means a corrupt header
 _VMCOREINFO_NAME = b"VMCOREINFO\0\0"
+# vmcoreinfo_status when the CORE notes stay corrupt (no --repair): the descriptor is in the
+# ELF but crash/readelf cannot walk the notes to it.
+UNREACHABLE = "unreachable (corrupt notes)"
 
 
 @dataclasses.dataclass
 class KernelResult:
     plan: OutputPlan
     info: KernelInfo
-    consumed: list[Entry]  # header, vmcoreinfo, mapped regions
     unreferenced: list[Entry]  # md_K entries no PT_LOAD uses (go to a side ELF)
     vmcoreinfo: bytes | None = None  # the descriptor written (for the group ELFs' PT_NOTE)
 
@@ -301,6 +305,53 @@ def _vmcoreinfo_note(data: bytes, note: Phdr) -> tuple[int | None, str]:
     return None, "missing"
 
 
+def _derived_length(data: bytes, note: Phdr) -> int | None:
+    """Where the VMCOREINFO descriptor starts according to the note headers themselves,
+    i.e. the length the KELF region should have: ``PT_NOTE p_offset + p_filesz - descsz``
+    (minidump-format.md §2.4) with descsz from the VMCOREINFO note header, found whole
+    (region too long) or with its name cut (region a few bytes short)."""
+    note_end = note.offset + note.filesz
+    notes = walk_notes(data, note.offset, len(data)) if note.offset < len(data) else []
+    for n in notes:
+        if n.name == b"VMCOREINFO" and n.desc_offset + n.descsz == note_end:
+            return n.desc_offset
+    if len(notes) >= 2 and [(n.name, n.type) for n in notes[:2]] == [(b"CORE", 1), (b"CORE", 3)]:
+        pos = notes[1].desc_offset + align4(notes[1].descsz)
+        if pos + 12 <= len(data):
+            namesz, descsz, ntype = struct.unpack_from("<3I", data, pos)
+            if namesz == 11 and ntype == 0 and pos + VMCOREINFO_NOTE_HEADER + descsz == note_end:
+                return pos + VMCOREINFO_NOTE_HEADER
+    return None
+
+
+def _fit_header(header: Entry, data: bytes, note: Phdr, policy: _Policy) -> bytes:
+    """The KELF bytes cut or zero-padded to the length its own headers (else the table)
+    give, when the file is a few bytes off; otherwise ``data`` unchanged. A cut
+    VMCOREINFO note name is restored (it is a constant). Reported as a repair."""
+    if _vmcoreinfo_note(data, note)[1] != "missing":
+        return data
+    klen = len(data)
+    wants = [_derived_length(data, note), header.length]
+    for want in dict.fromkeys(w for w in wants if w is not None and w != klen):
+        if not VMCOREINFO_NOTE_HEADER <= want <= MAX_HEADER or abs(want - klen) > MAX_PAD:
+            continue
+        fixed = bytearray(data[:want].ljust(want, b"\0"))
+        name_at = want - 12
+        namesz, ntype = (int.from_bytes(fixed[name_at - 12 + k : name_at - 8 + k], "little")
+                         for k in (0, 8))
+        restored = namesz == 11 and ntype == 0 and fixed[name_at:want] != _VMCOREINFO_NAME
+        if restored:
+            fixed[name_at:want] = _VMCOREINFO_NAME
+        if _vmcoreinfo_note(bytes(fixed), note)[1] == "missing":
+            continue
+        how = (f"{want - klen} bytes short: zero-padded" if want > klen
+               else f"{klen - want} bytes too long: truncated")
+        policy.repairable(f"{header.label} is {klen} bytes, its ELF header says {want} ({how}"
+                          f"{', VMCOREINFO note name restored' if restored else ''})")
+        return bytes(fixed)
+    return data
+
+
 def _kmemdump(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: list[Phdr],
               others: list[Entry], output: Path, policy: _Policy, repair: bool) -> KernelResult:
     label = header.label
@@ -310,11 +361,13 @@ def _kmemdump(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: lis
     if not 2 <= eh.phnum <= NMAX:
         policy.warn(f"{label}: {eh.phnum} program headers (kmemdump writes 2..{NMAX}); crash "
                     "needs at least one PT_LOAD")
-    klen = len(data)
     note = phdrs[0]
+    data = _fit_header(header, data, note, policy)
+    klen = len(data)
     hdr = bytearray(data)
 
     descsz, state = _vmcoreinfo_note(data, note)
+    unreachable = False  # corrupt CORE notes left as they are: readers cannot walk to VMCOREINFO
     if state == "corrupt-core":
         assert descsz is not None
         at = klen - VMCOREINFO_NOTE_HEADER
@@ -334,6 +387,7 @@ def _kmemdump(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: lis
             raise InputError(f"--strict: {label}: the CORE notes are corrupt (the VMCOREINFO "
                              "note header is intact)", hint="re-run with --repair")
         else:
+            unreachable = True
             policy.warn(f"{label}: the CORE notes (NT_PRSTATUS/NT_PRPSINFO) are corrupt, so "
                         "crash and readelf cannot walk to VMCOREINFO; re-run with --repair")
     elif state == "missing":
@@ -400,6 +454,8 @@ def _kmemdump(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: lis
         if not looks_like_vmcoreinfo(raw):
             policy.warn(f"{vm.label} does not start with OSRELEASE=; it may not be vmcoreinfo")
         vm_bytes = raw[:descsz].ljust(descsz, b"\0")
+    if unreachable and info.vmcoreinfo_status != "missing":
+        info.vmcoreinfo_status = UNREACHABLE
     info.vmcoreinfo = parse_vmcoreinfo(vm_bytes)
     info.osrelease, info.kerneloffset, info.page_size = kernel_facts(info.vmcoreinfo)
 
@@ -424,13 +480,16 @@ def _kmemdump(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: lis
                     "PT_LOADs: the id-order heuristic (minidump-format.md §8.6) cannot continue",
                     hint="put the dump's dump_info.txt or load.cmm next to the files")
             e = ordered[k]
+            # Firmware masks the base to 4 bytes (§8.3): the file starts paddr & 3 early,
+            # has the table length (= p_filesz) and goes through the same repair as by address.
             if e.size != ph.filesz:
                 raise InputError(
                     f"no address file, and the id-order heuristic fails at PT_LOAD {i}: "
                     f"{e.label} is {e.size} bytes, the header wants {ph.filesz} "
                     "(minidump-format.md §8.6)",
                     hint="put the dump's dump_info.txt or load.cmm next to the files")
-            matched[i] = (e, 0, "ok")
+            skip = ph.paddr & 3
+            matched[i] = (e, skip, "misaligned" if skip else "ok")
             used.add(id(e))
         policy.warn("no address file (manifest.json, dump_info.txt or load.cmm): regions were "
                     "matched to PT_LOADs by id order and size (minidump-format.md §8.6)")
@@ -475,9 +534,8 @@ def _kmemdump(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: lis
                     f"{', '.join(e.label for e in unreferenced[:8])}"
                     f"{' ...' if len(unreferenced) > 8 else ''} (kept in a side ELF)")
     pieces = [Piece(0, klen, data=bytes(hdr)), Piece(klen, descsz, data=vm_bytes), *pieces]
-    consumed = [header, *([vm] if vm else []), *(m[0] for m in matched.values())]
     plan = OutputPlan(output, "kernel", end, pieces, regions=len(placements))
-    return KernelResult(plan, info, consumed, unreferenced,
+    return KernelResult(plan, info, unreferenced,
                         vm_bytes if info.vmcoreinfo_status != "missing" else None)
 
 
@@ -551,7 +609,6 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
     if unreferenced:
         policy.warn(f"{len(unreferenced)} md_K region(s) not described by {label}: "
                     f"{', '.join(e.label for e in unreferenced[:8])}")
-    consumed = [header, *(e for e in others if id(e) in used)]
     return KernelResult(OutputPlan(output, "kernel", end, pieces, regions=len(placements)),
-                        info, consumed, unreferenced)
+                        info, unreferenced)
 

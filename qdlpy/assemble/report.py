@@ -57,7 +57,8 @@ class KernelInfo:
     kerneloffset: int | None = None
     page_size: int | None = None
     vmcoreinfo_file: str | None = None
-    vmcoreinfo_status: str = "n/a"  # ok | missing | short | long | n/a (downstream)
+    vmcoreinfo_status: str = "n/a"  # ok | missing | short | long | unreachable (corrupt notes)
+    # | unreadable (inspect: corrupt notes) | n/a (downstream, generic)
     vmcoreinfo: dict[str, str] = dataclasses.field(default_factory=dict)
     placements: list[Placement] = dataclasses.field(default_factory=list)
     unreferenced: list[str] = dataclasses.field(default_factory=list)
@@ -84,9 +85,14 @@ class KernelInfo:
         }
 
 
-def next_commands(elf: str, kernel: KernelInfo) -> list[str]:
-    """The commands to run next on a kernel ELF (minidump-format.md §6.1, §6.2)."""
+def next_commands(elf: str, kernel: KernelInfo, *, reassemble: str | None = None) -> list[str]:
+    """The commands to run next on a kernel ELF (minidump-format.md §6.1, §6.2).
+
+    ``reassemble``: the ``qdlpy assemble ... --repair`` command line, put first when the
+    CORE notes were left corrupt (crash would find no vmcoreinfo in this ELF)."""
     q = shlex.quote(elf)
+    if reassemble and kernel.vmcoreinfo_status.startswith("unreachable"):
+        return [reassemble, *next_commands(elf, kernel)]
     if kernel.style != "kmemdump":
         return [f"readelf -S -l {q}",
                 f"python3 ramparse.py --minidump --vmlinux vmlinux --auto-dump {q}  # LRDP"]

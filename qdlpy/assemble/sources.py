@@ -34,6 +34,7 @@ MANIFEST = "manifest.json"
 DUMP_INFO = "dump_info.txt"
 LOAD_CMM = "load.cmm"
 _MAX_TEXT = 16 * 1024 * 1024  # address files are a few KiB; refuse to slurp anything huge
+_MAX_U64 = (1 << 64) - 1  # table bases and lengths are 64-bit (ELF p_paddr / p_memsz too)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,10 +84,21 @@ def _int(token: str) -> int:
     return int(token, 10)
 
 
-def parse_dump_info(text: str) -> list[SourceEntry]:
-    """Entries of a dump_info.txt; lines that do not parse (headers, comments) are skipped."""
+def _u64(value: int | None, what: str, warnings: list[str] | None) -> int | None:
+    """``value``, or None (unknown) with a warning when it cannot be a 64-bit table field."""
+    if value is None or value <= _MAX_U64:
+        return value
+    if warnings is not None:
+        warnings.append(f"{what} 0x{value:x} does not fit in 64 bits; ignored")
+    return None
+
+
+def parse_dump_info(text: str, warnings: list[str] | None = None, *,
+                    name: str = DUMP_INFO) -> list[SourceEntry]:
+    """Entries of a dump_info.txt; lines that do not parse (headers, comments) are skipped.
+    A base or length over 64 bits becomes unknown, with a warning naming ``name`` and line."""
     out: list[SourceEntry] = []
-    for line in text.splitlines():
+    for lineno, line in enumerate(text.splitlines(), 1):
         tokens = line.split()
         if len(tokens) < 4 or tokens[0].startswith(("#", ";")):
             continue
@@ -98,8 +110,11 @@ def parse_dump_info(text: str) -> list[SourceEntry]:
             continue
         if base < 0 or length < 0:
             continue
+        where = f"{name} line {lineno} ({tokens[-1]}):"
         out.append(SourceEntry(filename=tokens[-1], description=" ".join(tokens[3:-1]),
-                               base=base, length=length, save_pref=save_pref))
+                               base=_u64(base, f"{where} base", warnings),
+                               length=_u64(length, f"{where} length", warnings),
+                               save_pref=save_pref))
     return out
 
 
@@ -120,20 +135,22 @@ _LOAD_LINE = re.compile(
 )
 
 
-def parse_load_cmm(text: str) -> list[SourceEntry]:
+def parse_load_cmm(text: str, warnings: list[str] | None = None, *,
+                   name: str = LOAD_CMM) -> list[SourceEntry]:
     """(file name, address) pairs of a load.cmm; lengths are unknown (None)."""
     out: list[SourceEntry] = []
-    for line in text.splitlines():
+    for lineno, line in enumerate(text.splitlines(), 1):
         m = _LOAD_LINE.match(line)
         if not m:
             continue
-        name = m.group("file").strip('"')
-        name = re.split(r"[\\/]", name)[-1]  # scripts may prefix a path or a &macro
+        fname = m.group("file").strip('"')
+        fname = re.split(r"[\\/]", fname)[-1]  # scripts may prefix a path or a &macro
         try:
-            base = _int(m.group("addr"))
+            base = _u64(_int(m.group("addr")), f"{name} line {lineno} ({fname}): address",
+                        warnings)
         except ValueError:
             continue
-        out.append(SourceEntry(filename=name, description=re.sub(r"(?i)\.bin$", "", name),
+        out.append(SourceEntry(filename=fname, description=re.sub(r"(?i)\.bin$", "", fname),
                                base=base, length=None))
     return out
 
@@ -162,8 +179,9 @@ def _manifest_int(value: object) -> int | None:
     return None
 
 
-def read_manifest(path: Path) -> list[SourceEntry]:
-    """Regions of a qdlpy.pull/1 manifest.json (unknown keys are ignored)."""
+def read_manifest(path: Path, warnings: list[str] | None = None) -> list[SourceEntry]:
+    """Regions of a qdlpy.pull/1 manifest.json (unknown keys are ignored). A base or length
+    over 64 bits becomes unknown, with a warning naming the file and the region."""
     try:
         doc = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
@@ -172,7 +190,7 @@ def read_manifest(path: Path) -> list[SourceEntry]:
     if not isinstance(regions, list):
         raise InputError(f"{path} has no 'regions' list; not a qdlpy manifest")
     out: list[SourceEntry] = []
-    for item in regions:
+    for index, item in enumerate(regions):
         if not isinstance(item, dict):
             continue
         filename = item.get("filename")
@@ -181,11 +199,12 @@ def read_manifest(path: Path) -> list[SourceEntry]:
         desc = item.get("description")
         status = item.get("status")
         save_pref = _manifest_int(item.get("save_pref"))
+        where = f"{path.name} region {index} ({filename}):"
         out.append(SourceEntry(
             filename=filename,
             description=desc if isinstance(desc, str) else "",
-            base=_manifest_int(item.get("base")),
-            length=_manifest_int(item.get("length")),
+            base=_u64(_manifest_int(item.get("base")), f"{where} base", warnings),
+            length=_u64(_manifest_int(item.get("length")), f"{where} length", warnings),
             save_pref=1 if save_pref is None else save_pref,
             status=status if isinstance(status, str) else "complete",
         ))

@@ -7,6 +7,10 @@ the file is created empty and extended with ``ftruncate``, so gaps are sparse ho
 Region bytes move kernel-side (``os.copy_file_range``, else ``os.sendfile``, else
 ``pread``/``pwrite``). The result is written to a temporary file in the target directory
 and renamed into place, so a failure never leaves a half-written ELF under the real name.
+
+What may be replaced (``check_target``): an existing ELF core (a previous qdlpy output, so
+re-running assemble on a folder works); anything else only with ``force``; never an input
+file nor any other file of the dump folder, with or without ``force``.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ from pathlib import Path
 
 from qdlpy.errors import InputError, NoSpace, OutputError
 
-__all__ = ["Piece", "OutputPlan", "write_plan"]
+from .sources import DUMP_INFO, LOAD_CMM, MANIFEST
+
+__all__ = ["Piece", "OutputPlan", "write_plan", "check_target"]
 
 _CHUNK = 8 * 1024 * 1024
+_ET_CORE = 4
+_ADDRESS_FILES = (MANIFEST, DUMP_INFO, LOAD_CMM)
 
 
 @dataclasses.dataclass
@@ -74,19 +82,68 @@ def _copy_range(src: int, dst: int, length: int, src_off: int, dst_off: int) -> 
         done += copied
 
 
+def _is_elf_core(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(18)
+    except OSError:
+        return False
+    return len(head) == 18 and head[:4] == b"\x7fELF" and head[5] == 1 and head[16] == _ET_CORE
+
+
+def _inside(path: Path, folders: list[Path]) -> bool:
+    try:
+        parent = path.resolve().parent
+        return any(parent == f.resolve() for f in folders)
+    except OSError:
+        return False
+
+
+def check_target(target: Path, inputs: list[Path], *, folder: Path | None = None,
+                 force: bool = False) -> None:
+    """OutputError unless ``target`` may be (re)written; see the module docstring."""
+    if not target.exists() and not target.is_symlink():
+        return
+    for p in inputs:
+        try:
+            if p.exists() and os.path.samefile(p, target):
+                what = ("the dump's input address file" if p.name.lower() in _ADDRESS_FILES
+                        else "one of the input region files")
+                raise OutputError(f"{target} is {what}; refusing to overwrite it",
+                                  hint="choose another -o FILE")
+        except OSError:
+            continue
+    if target.is_dir():
+        raise OutputError(f"{target} is a directory", hint="give -o a file name")
+    if _is_elf_core(target):
+        return  # a previous assemble output (or another core): replacing it is the point
+    if folder is not None and _inside(target, [folder, folder / "regions"]):
+        raise OutputError(f"{target} is a file of the dump folder and not an ELF core; "
+                          "refusing to overwrite it", hint="choose another -o FILE")
+    if not force:
+        raise OutputError(f"{target} exists and is not an ELF core; refusing to overwrite it",
+                          hint="choose another -o FILE, or add --force to replace it")
+
+
+def _file_mode() -> int:
+    """0o666 minus the umask, like any file the user creates (mkstemp makes 0600)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # no /proc: read it the only portable way, and put it back
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_plan(plan: OutputPlan, inputs: list[Path]) -> None:
-    """Write ``plan`` atomically; refuses to replace any of ``inputs``."""
+    """Write ``plan`` atomically; refuses to replace any of ``inputs`` (callers run
+    ``check_target`` on every output first, so nothing is written when one is refused)."""
     target = plan.path
-    if target.exists():
-        for p in inputs:
-            try:
-                if p.exists() and os.path.samefile(p, target):
-                    raise OutputError(f"{target} is one of the input region files; "
-                                      "refusing to overwrite it", hint="choose another -o FILE")
-            except OSError:
-                continue
-        if target.is_dir():
-            raise OutputError(f"{target} is a directory", hint="give -o a file name")
+    check_target(target, inputs, force=True)
     directory = target.parent if str(target.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -95,7 +152,7 @@ def write_plan(plan: OutputPlan, inputs: list[Path]) -> None:
         raise OutputError(f"cannot create {target}: {exc.strerror or exc}") from exc
     try:
         try:
-            os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the ELF from other users
+            os.fchmod(fd, _file_mode())  # mkstemp's 0600 ignores the user's umask
             for piece in plan.pieces:
                 if piece.length <= 0:
                     continue

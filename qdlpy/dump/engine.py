@@ -34,9 +34,11 @@ from qdlpy.errors import (
     DeviceNotFound,
     Disconnected,
     InvalidArgument,
+    NoHello,
     NoSpace,
     OutputError,
     OutputExists,
+    ProtocolError,
     QdlpyError,
     TransferTimeout,
     TransportError,
@@ -44,7 +46,6 @@ from qdlpy.errors import (
 from qdlpy.progress import NullProgress, ProgressSink
 from qdlpy.protocols.constants import MAX_READ_SIZE
 from qdlpy.protocols.host import plan_reads
-from qdlpy.protocols.table import Region
 from qdlpy.session import DumpTable, SaharaClient
 from qdlpy.transport.base import Transport
 
@@ -150,8 +151,9 @@ def _matches(rec: RegionRecord, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(n.lower(), p.lower()) for n in names for p in patterns)
 
 
-def _records(table: DumpTable) -> list[RegionRecord]:
-    names = unique_names([(r.filename or r.description, r.position) for r in table.regions])
+def _records(table: DumpTable, existing: Sequence[str] = ()) -> list[RegionRecord]:
+    names = unique_names([(r.filename or r.description, r.position) for r in table.regions],
+                         existing)
     out = []
     for r, name in zip(table.regions, names):
         n = r.name
@@ -210,7 +212,25 @@ def _prepare_folder(output: Path | None, resume: bool, force: bool) -> Manifest 
         return Manifest.load(output)
     if non_empty and not force:
         raise OutputExists(f"output folder {output} is not empty")
+    if force and (output / mf.NAME).is_file():
+        raise OutputExists(f"{output} already holds a qdlpy pull ({mf.NAME}); --force would "
+                           "mix two dumps in one folder",
+                           hint="continue it with --resume, or pull into another -o DIR")
     return None
+
+
+def _already_complete(folder: Path, previous: Manifest) -> bool:
+    """A resume of a finished pull whose files all still match: nothing to do."""
+    if previous.status != "complete":
+        return False
+    for rec in previous.regions:
+        if rec.status == mf.SKIPPED:
+            return False
+        final = folder / rec.filename
+        if not (final.is_file() and final.stat().st_size == rec.length
+                and file_sha256(final) == rec.sha256):
+            return False
+    return True
 
 
 def _free_space(folder: Path) -> int:
@@ -227,7 +247,7 @@ def pull(
     exclude: Sequence[str] = (),
     resume: bool = False,
     force: bool = False,
-    after: str = "reset",
+    after: str | None = None,
     chunk_size: int | None = None,
     timeout: float = 60.0,
     io_timeout: float = 30.0,
@@ -239,27 +259,35 @@ def pull(
     """Pull every selected region of a crash-dump device into a folder (see module doc).
 
     ``transport`` is a URI (``usb`` by default, ``tcp:HOST:PORT``, ``sim:kmemdump``, ...)
-    or an already constructed Transport. Raises a QdlpyError subclass on failure; the
-    folder's manifest.json always tells what was saved.
+    or an already constructed Transport. ``after``: "reset" or "none"; the default
+    (None) resets once every region is saved and keeps the device waiting when
+    ``regions``/``exclude`` left some behind (they could still be wanted). Raises a
+    QdlpyError subclass on failure, whose ``details`` name the folder; the folder's
+    manifest.json always tells what was saved.
     """
-    if after not in ("reset", "none"):
+    if after not in (None, "reset", "none"):
         raise InvalidArgument(f"--after must be reset or none, not {after!r}")
     if chunk_size is not None:
         _resolve_chunk(chunk_size, None)  # bad values fail before anything is touched
     opts = _Options(transport, serial, usb_path, timeout, io_timeout, chunk_size, hello_timeout)
     out = Path(output) if output is not None else None
     previous = _prepare_folder(out, resume, force)
+    if previous is not None and out is not None and _already_complete(out, previous):
+        log.info("%s already holds every selected region; nothing to pull", out)
+        return PullResult(out, previous, elf=previous.elf)
     sink: ProgressSink = progress or NullProgress()
     stop = _Interrupt(interrupt)
     started = time.monotonic()
     with run_log() as logfile:
+        if previous is not None and out is not None:
+            logfile.attach(out / "qdlpy.log")  # a resume's own failures belong there too
         t = _connect(opts)
         run: _Run | None = None
         try:
             client = _client(t, opts)
             table = client.open_memory_debug()
             if out is None:
-                out = default_output_dir(getattr(t, "label", lambda: t.identity().label())())
+                out = default_output_dir(t.label())
             try:
                 out.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -275,7 +303,12 @@ def pull(
                                     retries=run.retries, bytes_read=run.bytes_read)
                 if elf and run.manifest.status == "complete":
                     result.elf = _assemble(out, run.manifest)
-                if after == "reset" and run.manifest.status == "complete":
+                skipped = [r for r in run.manifest.regions if r.status == mf.SKIPPED]
+                if run.manifest.status == "complete" and after is None and skipped:
+                    log.info("%d regions were not selected: the device keeps waiting so they "
+                             "can still be pulled (--after reset resets it anyway)", len(skipped))
+                if run.manifest.status == "complete" and (
+                        after == "reset" or (after is None and not skipped)):
                     log.info("all regions saved; resetting the device "
                              "(--after none keeps it waiting)")
                     run.client.reset()
@@ -285,6 +318,13 @@ def pull(
                 run.manifest.save(out)
                 result.seconds = time.monotonic() - started
                 return result
+        except QdlpyError as err:
+            if out is not None and (out / mf.NAME).is_file():
+                err.details.setdefault("output_dir", str(out))
+                err.details.setdefault("manifest_status",
+                                       run.manifest.status if run else "not started")
+                err.details.setdefault("resume", f"qdlpy pull -o {out} --resume")
+            raise
         finally:
             if run is not None and run.manifest.after is None:
                 run.manifest.after = "none"  # failures never reset the device
@@ -336,7 +376,8 @@ class _Run:
         self.sink, self.stop = sink, stop
         self.chunk = _resolve_chunk(opts.chunk_size, t)
         self.reconnects = self.retries = self.bytes_read = 0
-        records = _records(table)
+        existing = [p.name for p in out.iterdir()] if previous is None else []
+        records = _records(table, existing)
         if previous is not None:
             self._check_same_dump(previous, table)
             records = previous.regions
@@ -399,18 +440,20 @@ class _Run:
                 self._interrupted()
             try:
                 self._pull_region(rec)
-            except DeviceNak as nak:
-                self._fail(rec, nak)
-                m.status = "partial"
-                m.error = nak.to_dict()
-                m.finished = utcnow()
-                m.save(self.out)
-                raise
             except QdlpyError as err:
-                m.status = "failed" if not any(r.status == mf.COMPLETE for r in m.regions) else "partial"
-                m.error = err.to_dict()
-                m.finished = utcnow()
-                m.save(self.out)
+                if isinstance(err, DeviceNak):
+                    self._fail(rec, err)
+                self._stopped("partial" if any(r.status == mf.COMPLETE for r in m.regions)
+                              else "failed", err)
+                raise
+            except BaseException as exc:  # a second Ctrl-C, or a bug: the manifest still tells
+                from qdlpy.errors import Interrupted
+
+                why: QdlpyError = Interrupted("interrupted at once (second Ctrl-C)") \
+                    if isinstance(exc, KeyboardInterrupt) else \
+                    QdlpyError(f"internal error: {type(exc).__name__}: {exc}")
+                self._stopped("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                              why)
                 raise
             m.save(self.out)
             if self.stop.flag.is_set() and rec.status != mf.COMPLETE:
@@ -418,6 +461,16 @@ class _Run:
         m.status = "complete"
         m.finished = utcnow()
         m.save(self.out)
+
+    def _stopped(self, status: str, err: QdlpyError) -> None:
+        """Record why the pull stopped; a failing disk must not hide the original error."""
+        m = self.manifest
+        m.status, m.error, m.finished = status, err.to_dict(), utcnow()
+        m.after = "none"  # failures never reset the device
+        try:
+            m.save(self.out)
+        except QdlpyError as save_err:
+            log.error("could not update %s: %s", mf.NAME, save_err)
 
     def _interrupted(self) -> None:
         from qdlpy.errors import Interrupted
@@ -471,23 +524,20 @@ class _Run:
         began = time.monotonic()
         writer = RegionWriter(self.out, rec.filename, resume_from=rec.bytes)
         self.sink.region_start(rec.filename, rec.length, writer.done)
-        offset = writer.done
+        # Never a 16-byte request (plan_reads splits it; §10.6), whatever the chunk size.
+        requests = list(plan_reads(rec.base + writer.done, rec.length - writer.done, self.chunk))
         try:
-            while offset < rec.length:
+            for i, (address, length) in enumerate(requests):
                 if self.stop.flag.is_set():
                     break
-                step = min(self.chunk, rec.length - offset)
                 # Ask for the next chunk before writing this one, so the device sends while
                 # the host hashes and writes (one request in flight; same order as ever).
-                nxt = offset + step
-                ahead = (rec.base + nxt, min(self.chunk, rec.length - nxt)) \
-                    if nxt < rec.length and not self.stop.flag.is_set() else None
-                data = self._read_with_recovery(rec, rec.base + offset, step, ahead)
+                ahead = requests[i + 1] if i + 1 < len(requests) else None
+                data = self._read_with_recovery(rec, address, length, ahead)
                 writer.write(data)
-                offset += len(data)
                 self.bytes_read += len(data)
                 self.sink.advance(len(data))
-            if offset >= rec.length:
+            if writer.done >= rec.length:
                 rec.sha256 = writer.finish()
                 rec.status = mf.COMPLETE
             else:
@@ -516,7 +566,13 @@ class _Run:
         reconnects = 0
         while True:
             try:
-                return self._read_exact(rec, address, length, attempt, ahead)
+                data = self._read_exact(rec, address, length, attempt, ahead)
+                if attempt and self.t.drain(quiet=self.client.idle_timeout):
+                    # Bytes after a retried read: the device was still sending the old
+                    # answer, so this one may be misaligned. Never keep it.
+                    raise TransferTimeout(f"{rec.filename}: stale data after a retry at "
+                                          f"0x{address:x}")
+                return data
             except TransferTimeout as exc:
                 attempt += 1
                 self.retries += 1
@@ -539,11 +595,11 @@ class _Run:
 
     def _read_exact(self, rec: RegionRecord, address: int, length: int,
                     attempt: int, ahead: tuple[int, int] | None = None) -> memoryview:
-        """One request, or several smaller ones on retries (512K -> 64K -> 4K, §10.6)."""
+        """One request, or smaller ones on retries (512K -> 64K -> 4K, §10.6)."""
         where = f"region {rec.filename}"
         if attempt == 0:
             return self.client.read_chunk(address, length, context=where, ahead=ahead)
-        piece = max(4096, self.chunk >> (3 * attempt))
+        piece = (self.chunk, max(4096, self.chunk // 8), 4096)[min(attempt, 2)]
         if piece >= length:
             return self.client.read_chunk(address, length, context=where)
         out = bytearray()
@@ -556,13 +612,18 @@ class _Run:
             self.t.close()
         deadline = None if self.opts.timeout == 0 else time.monotonic() + self.opts.timeout
         while True:
+            t: Transport | None = None
             try:
-                self.t = _connect(dataclasses.replace(
+                t = _connect(dataclasses.replace(
                     self.opts, timeout=max(0.5, (deadline - time.monotonic()) if deadline else 0)))
-                self.client = _client(self.t, self.opts)
-                table = self.client.open_memory_debug()
+                client = _client(t, self.opts)
+                table = client.open_memory_debug()
+                self.t, self.client = t, client
                 break
-            except (Disconnected, TransportError, DeviceNotFound) as exc:
+            except (Disconnected, TransportError, DeviceNotFound, NoHello) as exc:
+                if t is not None:
+                    with contextlib.suppress(Exception):
+                        t.close()  # a half-open device must not stay claimed (EBUSY next time)
                 if deadline is not None and time.monotonic() > deadline:
                     raise Disconnected(
                         f"the device did not come back within {self.opts.timeout:g} s ({exc})",
@@ -570,12 +631,10 @@ class _Run:
                              "the same command with --resume") from exc
                 time.sleep(0.25)
         if table.raw != self.table.raw:
-            from qdlpy.errors import ProtocolError
-
-            raise ProtocolError("after reconnecting, the device offers a different region table: "
-                                "it is not the same dump",
-                                hint="the regions saved so far are kept; pull the new dump into "
-                                     "another -o DIR")
+            raise ProtocolError("after reconnecting, the device offers a different region "
+                                "table: it is not the same dump",
+                                hint="the regions saved so far are kept; pull the new dump "
+                                     "into another -o DIR")
         self.reconnects += 1
         log.info("device is back (reconnect %d); continuing", self.reconnects)
 
@@ -595,4 +654,4 @@ class _DumpInfoEntry:
         return cls(r.base, r.length, r.save_pref, r.description, r.filename)
 
 
-__all__ = ["PullResult", "pull", "default_output_dir", "Region"]
+__all__ = ["PullResult", "default_output_dir", "pull"]

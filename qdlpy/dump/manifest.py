@@ -151,6 +151,10 @@ def write_atomic(path: Path, data: bytes) -> None:
     except OSError as exc:
         from .writer import output_error
 
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
         raise output_error(exc, path) from exc
     fsync_dir(path.parent)
 

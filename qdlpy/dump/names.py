@@ -8,6 +8,8 @@ in the manifest.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 RESERVED = frozenset(
     n.lower() for n in ("manifest.json", "dump_info.txt", "table.bin", "qdlpy.log",
                         "minidump.elf", "assemble.json")
@@ -33,9 +35,12 @@ def sanitize(raw: str, position: int) -> str:
     return name
 
 
-def unique_names(raws: list[tuple[str, int]]) -> list[str]:
-    """Sanitised, unique names for (raw name, table position) pairs, in order."""
-    taken: set[str] = set(RESERVED)
+def unique_names(raws: list[tuple[str, int]], existing: Iterable[str] = ()) -> list[str]:
+    """Sanitised, unique names for (raw name, table position) pairs, in order.
+
+    ``existing``: names already in the folder (``--force``), which are never reused.
+    """
+    taken: set[str] = set(RESERVED) | {n.lower() for n in existing}
     names = []
     for raw, position in raws:
         base = sanitize(raw, position)

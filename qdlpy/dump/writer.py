@@ -107,7 +107,9 @@ class RegionWriter:
         return self.hexdigest()
 
     def close(self) -> None:
-        """Keep NAME.part (partial data) durable and closed."""
+        """Keep NAME.part (partial data) durable and closed (a no-op once closed)."""
+        if self.f.closed:
+            return
         try:
             os.fsync(self.f.fileno())
         except OSError:

@@ -62,6 +62,7 @@ class DeviceModel:
         self._stall_armed = self.faults.stall_after is not None
         self.unplugged = False
         self.connections = 0
+        self._stream = False  # the last host write came from a byte stream (tcp)
 
     # ---- host attachment ------------------------------------------------------------------
 
@@ -91,6 +92,7 @@ class DeviceModel:
         with self._lock:
             if self.unplugged or self.rebooted:
                 return
+            self._stream = stream
             before = self.machine.state
             reads = self.machine.reads
             out = self.machine.receive_stream(data) if stream else self.machine.receive(data)
@@ -120,7 +122,10 @@ class DeviceModel:
                 if kept is None:
                     return
                 t = kept
-            if self.faults.fragment > 0 and len(t) > self.faults.fragment:
+            # A byte stream may cut anything anywhere; USB never splits a command packet
+            # (a transfer of at most the device's 0x400-byte command size).
+            may_split = self._stream or len(t) > 0x400
+            if self.faults.fragment > 0 and len(t) > self.faults.fragment and may_split:
                 step = self.faults.fragment
                 self._queue.extend(t[i : i + step] for i in range(0, len(t), step))
             else:

@@ -96,6 +96,10 @@ class Transport(abc.ABC):
     def identity(self) -> DeviceIdentity:
         """Who is at the other end."""
 
+    def label(self) -> str:
+        """A short name for the device (output folder names): serial, USB path, ..."""
+        return self.identity().label()
+
     def drain(self, quiet: float = 0.2, limit: float = 5.0) -> int:
         """Discard input until the device stays quiet for ``quiet`` seconds.
 

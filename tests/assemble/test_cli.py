@@ -103,3 +103,18 @@ def test_inspect_missing_path_exit_code(tmp_path: Path,
     assert main(["inspect", str(tmp_path / "nope"), "--json"]) == 10
     doc = json.loads(capsys.readouterr().out)
     assert doc["schema"] == "qdlpy.inspect/1" and doc["error"]["exit_code"] == 10
+
+
+def test_warnings_go_to_stderr_data_to_stdout(make_folder: MakeFolder,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    folder = make_folder(kimg.build("arm64", corrupt_notes=True).without("md_Kprb24.BIN"))
+    assert main(["assemble", str(folder)]) == 0
+    cap = capsys.readouterr()
+    assert "warning:" not in cap.out and "warning: " in cap.err
+    assert "next:" in cap.out and "address source: manifest" in cap.out
+    assert main(["assemble", str(folder), "--repair"]) == 0
+    cap = capsys.readouterr()
+    assert "repair:" not in cap.out and "repair: " in cap.err
+    assert main(["inspect", str(folder / "minidump.elf")]) == 0
+    cap = capsys.readouterr()
+    assert "warning:" not in cap.out and "warning: " in cap.err and "PT_LOAD" in cap.out

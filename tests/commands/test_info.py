@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from qdlpy.info import read_info
+import pytest
+
+from qdlpy.info import DumpLost, read_info
 from qdlpy.protocols.constants import ExecCmd
 from qdlpy.protocols.device import DeviceState
 from qdlpy.simulator.model import DeviceModel
@@ -143,7 +145,10 @@ def test_crash_dump_device_with_force_keeps_the_dump(cli: Cli) -> None:
 def test_force_on_a_dump_device_that_refuses_commands_says_what_was_lost() -> None:
     # kmemdump answers no client command: the first refusal leaves it taking only RESET.
     t, model = _device("kmemdump")
-    r = read_info(t, force=True)
+    with pytest.raises(DumpLost) as exc:
+        read_info(t, force=True)
+    assert exc.value.exit_code == 6
+    r = exc.value.result
     assert r.left_in == "needs-reset"
     assert set(r.unavailable) == {"serial_number", "hw_id", "sbl_version", "oem_pk_hash"}
     assert any("can no longer be pulled" in w for w in r.warnings)
@@ -183,3 +188,45 @@ def test_no_device_is_exit_3(run_qdlpy: Callable[..., Any]) -> None:
                     env={"QDLPY_USB_SIM": "command?usb_vid=1234&usb_protocol=00"})
     assert run.code == 3, run.err
     assert run.json()["error"]["code"] == "no-device"
+
+
+def test_force_losing_the_dump_is_exit_6_with_a_warning(cli: Cli) -> None:
+    run = cli("info", "--force", "--transport", "sim:kmemdump")
+    assert run.code == 6
+    err = " ".join(run.err.split())  # rich wraps long lines
+    assert "warning:" in err and "can no longer be pulled" in err
+    assert "note:" not in err
+    # reset handles a device that takes only RESET without --force (reset.py WAIT_RESET).
+    assert "add --force" not in err and "reset --force" not in err
+    assert "no --force" in err
+
+
+def test_force_losing_the_dump_json_keeps_what_was_learnt(cli: Cli) -> None:
+    run = cli("info", "--force", "--transport", "sim:kmemdump", "--json")
+    assert run.code == 6
+    doc = run.json()
+    assert doc["status"] == "error" and doc["error"]["code"] == "dump-lost"
+    assert doc["left_in"] == "needs-reset" and doc["holds_dump"] is True
+    hint = doc["error"]["hint"]
+    assert "qdlpy reset" in hint and "no --force" in hint and "reset --force" not in hint
+    # and the advice holds: plain reset takes the device out of WAIT_RESET.
+    reset = cli("reset", "--transport", "sim:kmemdump", "--json")
+    assert reset.code == 0, reset.err
+    assert reset.json()["state_before"] == "wait-reset"
+
+
+def test_info_connects_through_transport_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One way in for every command (review 9 #20b): read_info uses qdlpy.transport.connect.
+    import qdlpy.transport as transport_pkg
+
+    seen: list[object] = []
+    real = transport_pkg.connect
+
+    def spy(uri: Any = None, **kw: Any) -> Any:
+        seen.append(uri)
+        return real(uri, **kw)
+
+    monkeypatch.setattr(transport_pkg, "connect", spy)
+    t, _ = _device("command")
+    read_info(t)
+    assert seen == [t]

@@ -276,3 +276,43 @@ def test_pending_after_several_images_is_not_tolerated(cli: Cli, make_elf64: Mak
               "sim:edl?images=13,21&pending_quirk=1", "--json")
     assert run.code == 7
     assert "pending" in run.json()["error"]["message"]
+
+
+def test_requests_are_read_and_sent_in_pieces(tmp_path: Path) -> None:
+    # A device may ask for more than MAX_READ_SIZE at once (the length is a u32): the
+    # host must not read such a request into memory in one piece (review 9 #19).
+    from qdlpy.load import _Server, plan_images
+    from qdlpy.progress import NullProgress
+    from qdlpy.protocols.constants import MAX_READ_SIZE
+
+    data = bytes(range(256)) * (3 * MAX_READ_SIZE // 256 + 7)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    records = plan_images(path)
+    with open(path, "rb") as f:
+        server = _Server(records, {13: f}, NullProgress())
+        pieces = server.provide(13, 5, 3 * MAX_READ_SIZE + 11)
+        assert not isinstance(pieces, (bytes, bytearray))
+        got = list(pieces)
+    assert all(isinstance(p, bytes) and 0 < len(p) <= MAX_READ_SIZE for p in got)
+    assert b"".join(got) == data[5:5 + 3 * MAX_READ_SIZE + 11]
+
+
+def test_serve_images_writes_each_piece_as_it_comes(make_elf64: MakeFile,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import qdlpy.load as load_mod
+    from qdlpy.protocols.constants import MAX_READ_SIZE
+
+    preads: list[int] = []
+    real = load_mod.os.pread
+
+    def pread(fd: int, n: int, off: int) -> bytes:
+        preads.append(n)
+        return real(fd, n, off)
+
+    monkeypatch.setattr(load_mod.os, "pread", pread)
+    prog = make_elf64([2 * MiB + 123])
+    t, _, plan = _device(f"edl?file={prog}")
+    load(prog, transport=t)
+    assert plan.logs[13].verified
+    assert preads and max(preads) <= MAX_READ_SIZE

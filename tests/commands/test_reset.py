@@ -109,3 +109,10 @@ def test_over_the_usb_transport(run_qdlpy: Callable[..., Any]) -> None:
     assert doc["device"]["transport"] == "usb" and doc["mode_before"] == 0
     refused = run_qdlpy("reset", "--json", env={"QDLPY_USB_SIM": "kmemdump"})
     assert refused.code == 2
+
+
+def test_forced_reset_of_a_silent_device_says_a_dump_may_be_gone(cli: Cli) -> None:
+    run = cli("reset", "--force", "--transport", "sim:kmemdump?lose_hello=99")
+    assert run.code == 0, run.err
+    err = " ".join(run.err.split())  # rich wraps long lines
+    assert "any crash dump it held was discarded" in err

@@ -105,7 +105,9 @@ def test_resume_pulls_again_a_region_changed_since_the_manifest(tmp_path: Path) 
 
 def test_resume_refuses_another_dump(tmp_path: Path) -> None:
     out = tmp_path / "dump"
-    assert run_qdlpy("pull", "-t", f"sim:{SPEC}", "-o", out, "--no-elf").returncode == 0
+    # A folder with regions still to pull (a finished one is not even reconnected to).
+    assert run_qdlpy("pull", "-t", f"sim:{SPEC}", "-o", out, "--no-elf",
+                     "--region", "DDRCS*").returncode == 0
     before = region_files(out)
     proc = run_qdlpy("pull", "-t", "sim:legacy32", "-o", out, "--resume")
     assert proc.returncode == 9, proc.stderr
@@ -234,3 +236,14 @@ def test_success_json_is_one_document_and_progress_stays_off(tmp_path: Path) -> 
     doc = json.loads(proc.stdout)
     assert doc["schema"] == "qdlpy.pull/1" and doc["status"] == "complete"
     assert "pulling" not in proc.stderr and "MiB/s" not in proc.stderr
+
+
+def test_resume_of_a_finished_folder_does_not_touch_the_device(tmp_path: Path) -> None:
+    out = tmp_path / "dump"
+    assert run_qdlpy("pull", "-t", f"sim:{SPEC}", "-o", out, "--no-elf").returncode == 0
+    before = region_files(out)
+    # tcp to a closed port: any attempt to connect would fail with exit 3.
+    proc = run_qdlpy("pull", "-t", "tcp:127.0.0.1:1", "--timeout", "1", "-o", out, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing to pull" in proc.stderr
+    assert region_files(out) == before

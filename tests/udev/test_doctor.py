@@ -156,10 +156,18 @@ def test_world_writable_rule_is_flagged(tree: Tree) -> None:
 
 
 def test_outdated_qdlpy_rule(tree: Tree) -> None:
-    old = udev_rules.packaged_rules().replace("|9060|9025", "")
+    old = udev_rules.packaged_rules().replace("|9060", "").replace("|9025", "")
     tree.rule(text=old)
     f = one(run(tree), "udev-rule-outdated")
     assert "05c6:9025" in f.detail and "05c6:9060" in f.detail
+
+
+def test_old_rule_hiding_modems_from_modemmanager_is_outdated(tree: Tree) -> None:
+    old = udev_rules.packaged_rules().replace(
+        '"9008|900e|9006|90db|9060"', '"9008|900e|9006|90db|9060|9025"')
+    tree.rule(text=old)
+    f = one(run(tree), "udev-rule-outdated")
+    assert "ModemManager" in f.summary and "05c6:9025" in f.detail
 
 
 # ---------------------------------------------------------------- devices
@@ -378,3 +386,78 @@ def test_every_problem_carries_a_fix(tree: Tree) -> None:
     for f in run(tree, writable=False):
         if f.status in ("warn", "fail"):
             assert f.fix, f
+
+
+# ---------------------------------------------------------------- review 9: rule parsing
+
+
+def test_late_mode_group_rule_works_at_any_position(tree: Tree) -> None:
+    # MODE/GROUP are applied by udevd itself, whatever the file's number; only uaccess
+    # depends on sorting before 73-seat-late.rules.
+    tree.write("etc/udev/rules.d/99-qcom-dump.rules",
+               'SUBSYSTEM=="usb", ATTRS{idVendor}=="05c6", ATTRS{idProduct}=="900e", '
+               'MODE="0660", GROUP="plugdev"\n')
+    findings = run(tree)
+    f = one(findings, "udev-rule")
+    assert f.status == "ok" and "99-qcom-dump.rules" in f.summary
+    assert not by_id(findings, "udev-rule-order")
+    assert doctor.exit_code(findings) == 0
+
+
+def test_early_mode_group_rule_is_recognised(tree: Tree) -> None:
+    tree.write("etc/udev/rules.d/51-qcom-usb.rules",
+               'SUBSYSTEMS=="usb", ATTRS{idVendor}=="05c6", ATTRS{idProduct}=="9008", '
+               'MODE="0660", GROUP="plugdev"\n')
+    f = one(run(tree), "udev-rule")
+    assert f.status == "ok" and "51-qcom-usb.rules" in f.summary
+
+
+def test_words_in_comments_do_not_make_a_rule(tree: Tree) -> None:
+    # "modem" / "download mode" in comments, only ModemManager's property: grants nothing.
+    tree.write("etc/udev/rules.d/77-mm-qcom.rules",
+               "# Qualcomm 05c6 modem in download mode: keep ModemManager away\n"
+               'ATTRS{idVendor}=="05c6", ATTRS{idProduct}=="9008", '
+               'ENV{ID_MM_DEVICE_IGNORE}="1"\n')
+    findings = run(tree)
+    assert not by_id(findings, "udev-rule-order")
+    assert one(findings, "udev-rule").status == "fail"  # still no rule granting access
+
+
+def test_rule_for_another_pid_does_not_grant_access(tree: Tree) -> None:
+    tree.write("etc/udev/rules.d/51-android.rules",
+               'SUBSYSTEM=="usb", ATTR{idVendor}=="05c6", ATTR{idProduct}=="9039", '
+               'TAG+="uaccess"\n')
+    assert one(run(tree), "udev-rule").status == "fail"
+
+
+def test_rule_must_cover_the_connected_device(tree: Tree) -> None:
+    tree.write("etc/udev/rules.d/51-edl.rules",
+               'SUBSYSTEM=="usb", ATTR{idVendor}=="05c6", ATTR{idProduct}=="9008", '
+               'TAG+="uaccess"\n')
+    tree.device(pid=0x900E, props={"ID_MM_DEVICE_IGNORE": "1"})
+    f = one(run(tree, writable=False), "udev-rule")
+    assert f.status == "fail" and "05c6:900e" in f.summary
+
+
+def test_device_pid_missing_from_the_installed_rule_says_add_it(tree: Tree) -> None:
+    tree.rule()
+    tree.process(812, "ModemManager")
+    tree.device(pid=0x90AB, props={"DEVTYPE": "usb_device"})
+    findings = run(tree, writable=False)
+    access = one(findings, "device-access")
+    assert "05c6:90ab is not in 60-qdlpy.rules" in access.fix
+    assert "idProduct" in access.fix and "re-plug it" not in access.fix.split(":")[0]
+    mm = one(findings, "modemmanager")
+    assert mm.status == "warn"
+    assert "05c6:90ab is not in 60-qdlpy.rules" in mm.fix
+
+
+def test_modem_pid_left_to_modemmanager_is_explained(tree: Tree) -> None:
+    # 05c6:9025 is also a QMI modem: the rule grants access but does not hide it from MM.
+    tree.rule()
+    tree.process(812, "ModemManager")
+    tree.device(pid=0x9025, props={"DEVTYPE": "usb_device"})
+    mm = one(run(tree), "modemmanager")
+    assert mm.status == "warn"
+    assert "udev install (sets ID_MM_DEVICE_IGNORE" not in mm.fix
+    assert "05c6:9025" in mm.fix

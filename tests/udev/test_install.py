@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qdlpy import udev_rules
-from qdlpy.errors import OutputError, PermissionDenied
+from qdlpy.errors import InvalidArgument, OutputError, PermissionDenied
 
 
 class FakeRunner:
@@ -32,14 +32,18 @@ def test_install_writes_the_rule_and_runs_udevadm(tmp_path: Path) -> None:
     assert res.written and not res.dry_run
     assert target(tmp_path).read_text() == udev_rules.packaged_rules()
     assert target(tmp_path).stat().st_mode & 0o777 == 0o644
-    assert run.calls == [
-        ["/sbin/udevadm", "control", "--reload"],
-        ["/sbin/udevadm", "trigger", "--subsystem-match=usb", "--attr-match=idVendor=05c6"],
+    # Every vendor in the rule is re-triggered, not only Qualcomm's (review 9 #12).
+    vendors = ["05c6", "0fce", "1199", "0846", "19d2", "1004", "1bc7"]
+    assert run.calls == [["/sbin/udevadm", "control", "--reload"]] + [
+        ["/sbin/udevadm", "trigger", "--subsystem-match=usb", f"--attr-match=idVendor={v}"]
+        for v in vendors
     ]
     assert not list(target(tmp_path).parent.glob(".*.tmp"))  # no temporary file left behind
 
 
 def test_group_variant_is_installed(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/group").write_text("root:x:0:\nci-runners:x:990:runner\n")
     udev_rules.install(root=tmp_path, group="ci-runners", reload=False)
     text = target(tmp_path).read_text()
     assert text == udev_rules.render("ci-runners")
@@ -61,7 +65,7 @@ def test_reinstall_of_same_content_is_unchanged_but_still_reloads(tmp_path: Path
     run = FakeRunner()
     res = udev_rules.install(root=tmp_path, runner=run, udevadm="udevadm")
     assert res.unchanged and not res.written
-    assert len(run.calls) == 2
+    assert len(run.calls) == 1 + len(udev_rules.rule_vendors(udev_rules.packaged_rules()))
 
 
 def test_missing_udevadm_is_a_note_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,3 +105,22 @@ def test_unwritable_directory_is_permission_denied(tmp_path: Path) -> None:
             udev_rules.install(root=tmp_path, reload=False)
     finally:
         d.chmod(0o755)
+
+
+def test_group_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/group").write_text("root:x:0:\nplugdev:x:46:\n")
+    with pytest.raises(InvalidArgument, match="no-such-group"):
+        udev_rules.install(root=tmp_path, group="no-such-group", reload=False)
+    assert not target(tmp_path).exists()
+    udev_rules.install(root=tmp_path, group="plugdev", reload=False)  # an existing one
+
+
+def test_group_on_the_real_system_is_checked_with_getgrnam(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Dry run on "/": the check happens before anything would be written.
+    with pytest.raises(InvalidArgument, match="does not exist"):
+        udev_rules.install(root="/", group="qdlpy-no-such-group-xyz", dry_run=True,
+                           reload=False)
+    res = udev_rules.install(root="/", group="root", dry_run=True, reload=False)
+    assert 'GROUP="root"' in res.content

@@ -30,12 +30,25 @@ def test_every_known_id_is_matched(text: str) -> None:
     assert udev_rules.rule_ids(text) == EXPECTED_IDS
 
 
-def test_every_device_line_has_uaccess_and_modemmanager_ignore(text: str) -> None:
+# PIDs that are also modem/diag compositions (sahara-protocol.md §12.1): 9025 is a QMI LTE
+# modem in qmi_wwan, 901d an Android diag composition per edl. ModemManager must keep them.
+MODEM_IDS = {(0x05C6, 0x9025), (0x05C6, 0x901D)}
+
+
+def test_every_device_line_has_uaccess_and_modemmanager_ignore_except_modem_pids(
+        text: str) -> None:
     lines = device_lines(text)
-    assert len(lines) == 7
+    assert len(lines) == 8
     for ln in lines:
         assert 'TAG+="uaccess"' in ln, ln
-        assert 'ENV{ID_MM_DEVICE_IGNORE}="1"' in ln, ln
+        if udev_rules.rule_ids(ln) & MODEM_IDS:
+            assert "ID_MM_DEVICE_IGNORE" not in ln, ln
+        else:
+            assert 'ENV{ID_MM_DEVICE_IGNORE}="1"' in ln, ln
+
+
+def test_modem_pids_are_not_hidden_from_modemmanager(text: str) -> None:
+    assert udev_rules.mm_ignored_ids(text) == EXPECTED_IDS - MODEM_IDS
 
 
 def test_guards_limit_the_rule_to_usb_devices_on_add(text: str) -> None:

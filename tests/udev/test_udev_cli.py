@@ -76,3 +76,12 @@ def test_doctor_human_output_and_exit_code(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert "libusb" in out
     assert code in (0, 1, 4)
+
+
+def test_udev_install_unknown_group_is_usage_error(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/group").write_text("plugdev:x:46:\n")
+    assert main(["udev", "install", "--root", str(tmp_path), "--group", "nosuchgroup"]) == 2
+    assert "nosuchgroup" in capsys.readouterr().err
+    assert not (tmp_path / "etc/udev").exists()
