@@ -94,8 +94,8 @@ class TableError(ProtocolError):
 
     code = "bad-region-table"
     default_hint = (
-        "the device offered a region table qdlpy cannot trust; re-run with -v and keep "
-        "qdlpy.log: the raw table bytes are in it"
+        "the device offered a region table qdlpy cannot trust; run again with "
+        "`-v --log-file qdlpy.log` and report it: the log holds the raw table bytes"
     )
 
 

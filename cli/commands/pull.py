@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from rich.markup import escape
 
@@ -9,6 +11,8 @@ from qdlpy.cli import output as ui
 from qdlpy.cli.options import device_options, json_option, parse_size_option
 from qdlpy.cli.progress import human, make_progress
 from qdlpy.dump import PullResult, pull
+from qdlpy.dump.manifest import Manifest
+from qdlpy.errors import QdlpyError
 
 SCHEMA = "qdlpy.pull/1"
 
@@ -22,12 +26,16 @@ SCHEMA = "qdlpy.pull/1"
 @click.option("-x", "--exclude", multiple=True, metavar="GLOB", help="Skip matching regions.")
 @click.option("--resume", is_flag=True, help="Continue the pull in -o DIR (checks sizes and sha256).")
 @click.option("--force", is_flag=True, help="Add to a non-empty -o DIR (nothing is deleted).")
-@click.option("--after", type=click.Choice(["reset", "none"]), default="reset", show_default=True,
-              help="After a complete pull: reset the device, or leave it waiting.")
+@click.option("--after", type=click.Choice(["reset", "none"]), default=None,
+              help="After a complete pull: reset the device, or leave it waiting. Default: "
+                   "reset once every region is saved; keep waiting when --region/--exclude "
+                   "left some on the device.")
 @click.option("--chunk-size", callback=parse_size_option, metavar="N",
               help="Bytes per MEMORY_READ (default 512K on usb/tcp, 32K on ttys; max 1M).")
 @click.option("--io-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Seconds to wait for the data of one read before retrying.")
+@click.option("--keep-going", is_flag=True,
+              help="Go on past a region that keeps timing out; exit 8 if any failed.")
 @click.option("--elf/--no-elf", default=True, show_default=True,
               help="Assemble minidump.elf (and full-dump ELFs) after the pull.")
 @click.option("--progress", "progress_mode", default="auto", show_default=True,
@@ -36,24 +44,43 @@ SCHEMA = "qdlpy.pull/1"
 @json_option
 def command(transport: str | None, serial: str | None, usb_path: str | None, timeout: float,
             output: str | None, regions: tuple[str, ...], exclude: tuple[str, ...],
-            resume: bool, force: bool, after: str, chunk_size: int | None, io_timeout: float,
-            elf: bool, progress_mode: str, as_json: bool) -> None:
+            resume: bool, force: bool, after: str | None, chunk_size: int | None,
+            io_timeout: float, keep_going: bool, elf: bool, progress_mode: str,
+            as_json: bool) -> None:
     """Pull the crash dump: every region to -o DIR, with manifest.json and minidump.elf.
 
-    Exit codes: 0 complete, 3 no device, 4 permission, 5 busy, 6 device error/NAK,
-    7 transfer error (resume with --resume), 9 output error, 130 interrupted.
+    Exit codes: 0 complete, 2 usage, 3 no device, 4 permission, 5 busy, 6 device
+    error/NAK, 7 transfer error (resume with --resume), 8 partial (--keep-going),
+    9 output error, 130 interrupted.
     """
     st = ui.state()
     ui.start_json(SCHEMA if as_json else None)
     sink = make_progress(progress_mode, st.console, as_json)
-    result = pull(transport, serial=serial, usb_path=usb_path, output=output, regions=regions,
-                  exclude=exclude, resume=resume, force=force, after=after,
-                  chunk_size=chunk_size, timeout=timeout, io_timeout=io_timeout, elf=elf,
-                  progress=sink)
+    try:
+        result = pull(transport, serial=serial, usb_path=usb_path, output=output,
+                      regions=regions, exclude=exclude, resume=resume, force=force, after=after,
+                      chunk_size=chunk_size, timeout=timeout, io_timeout=io_timeout, elf=elf,
+                      keep_going=keep_going, progress=sink)
+    except QdlpyError as err:
+        if as_json and "output_dir" in err.details:
+            _emit_failure(err)  # the summary of what was saved, with the error inside
+        raise
     if as_json:
         ui.emit_json(result.to_dict())
         return
     _summary(result, st)
+
+
+def _emit_failure(err: QdlpyError) -> None:
+    """A failed pull's --json document: the manifest's account of the folder plus the error."""
+    folder = Path(str(err.details["output_dir"]))
+    try:
+        body = Manifest.load(folder).to_dict()
+    except QdlpyError:
+        body = {"status": "error"}
+    body = {k: v for k, v in body.items() if k not in ("schema", "qdlpy_version")}
+    ui.emit_json(ui.document(SCHEMA, {**body, "output_dir": str(folder),
+                                      "error": err.to_dict()}))
 
 
 def _summary(result: PullResult, st: ui.CliState) -> None:

@@ -38,6 +38,7 @@ from qdlpy.errors import (
     NoSpace,
     OutputError,
     OutputExists,
+    PartialDump,
     ProtocolError,
     QdlpyError,
     TransferTimeout,
@@ -106,6 +107,7 @@ class _Options:
     io_timeout: float
     chunk_size: int | None
     hello_timeout: float
+    keep_going: bool = False
 
 
 class _Interrupt:
@@ -253,6 +255,7 @@ def pull(
     io_timeout: float = 30.0,
     hello_timeout: float = 1.0,
     elf: bool = True,
+    keep_going: bool = False,
     progress: ProgressSink | None = None,
     interrupt: threading.Event | None = None,
 ) -> PullResult:
@@ -261,7 +264,9 @@ def pull(
     ``transport`` is a URI (``usb`` by default, ``tcp:HOST:PORT``, ``sim:kmemdump``, ...)
     or an already constructed Transport. ``after``: "reset" or "none"; the default
     (None) resets once every region is saved and keeps the device waiting when
-    ``regions``/``exclude`` left some behind (they could still be wanted). Raises a
+    ``regions``/``exclude`` left some behind (they could still be wanted). ``keep_going``:
+    a region that keeps timing out is recorded as failed and the pull goes on with the
+    next one, ending with PartialDump (exit 8) if any failed. Raises a
     QdlpyError subclass on failure, whose ``details`` name the folder; the folder's
     manifest.json always tells what was saved.
     """
@@ -269,7 +274,8 @@ def pull(
         raise InvalidArgument(f"--after must be reset or none, not {after!r}")
     if chunk_size is not None:
         _resolve_chunk(chunk_size, None)  # bad values fail before anything is touched
-    opts = _Options(transport, serial, usb_path, timeout, io_timeout, chunk_size, hello_timeout)
+    opts = _Options(transport, serial, usb_path, timeout, io_timeout, chunk_size, hello_timeout,
+                    keep_going)
     out = Path(output) if output is not None else None
     previous = _prepare_folder(out, resume, force)
     if previous is not None and out is not None and _already_complete(out, previous):
@@ -440,6 +446,15 @@ class _Run:
                 self._interrupted()
             try:
                 self._pull_region(rec)
+            except TransferTimeout as err:
+                if not self.opts.keep_going or isinstance(err, Disconnected):
+                    self._stopped("partial" if any(r.status == mf.COMPLETE for r in m.regions)
+                                  else "failed", err)
+                    raise
+                self._fail(rec, err)  # --keep-going: record it and go on with the next region
+                self.client.abandon()
+                m.save(self.out)
+                continue
             except QdlpyError as err:
                 if isinstance(err, DeviceNak):
                     self._fail(rec, err)
@@ -458,6 +473,12 @@ class _Run:
             m.save(self.out)
             if self.stop.flag.is_set() and rec.status != mf.COMPLETE:
                 self._interrupted()
+        failed = [r.filename for r in m.regions if r.status in (mf.FAILED, mf.PARTIAL)]
+        if failed:
+            partial = PartialDump(f"{len(failed)} region(s) could not be read: "
+                                  f"{', '.join(failed)}; every other region is saved")
+            self._stopped("partial", partial)
+            raise partial
         m.status = "complete"
         m.finished = utcnow()
         m.save(self.out)
@@ -486,7 +507,7 @@ class _Run:
     def _fail(self, rec: RegionRecord, err: QdlpyError) -> None:
         rec.status = mf.FAILED if rec.bytes == 0 else mf.PARTIAL
         rec.error = err.to_dict()
-        log.error("%s: %s", rec.filename, err)
+        log.error("%s", err if rec.filename in err.message else f"{rec.filename}: {err}")
         self.sink.region_end(rec.filename, rec.status)
 
     def _verify_existing(self) -> None:

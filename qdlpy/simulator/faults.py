@@ -42,20 +42,22 @@ class Faults:
     #: After this many bytes of memory data, the rest of that one response is lost (the
     #: host times out once and must retry).
     stall_after: int | None = None
+    #: Reads covering this address are never answered (a region the device hangs on).
+    dead_at: int | None = None
     #: USB IN wMaxPacketSize (512 high speed, 1024 super speed): decides where ZLPs go.
     max_packet: int = 512
     #: Regions (by file name or address) served through a 4 KiB bounce buffer.
     restricted: tuple[str, ...] = ()
 
     KEYS = ("fragment", "lose_hello", "eoi_at", "disconnect_after", "stall_after",
-            "max_packet", "restricted")
+            "dead_at", "max_packet", "restricted")
 
     @classmethod
     def from_knobs(cls, knobs: dict[str, str]) -> Faults:
         f = cls()
         for key, value in knobs.items():
             if key in ("fragment", "lose_hello", "max_packet", "eoi_at", "disconnect_after",
-                       "stall_after"):
+                       "stall_after", "dead_at"):
                 setattr(f, key, parse_size(value))
             elif key == "restricted":
                 f.restricted = tuple(v for v in value.split(",") if v)

@@ -17,9 +17,16 @@ import dataclasses
 import logging
 import threading
 
+from qdlpy.errors import QdlpyError
 from qdlpy.protocols.constants import Cmd
 from qdlpy.protocols.device import DeviceMachine, DeviceState, Personality
-from qdlpy.protocols.packets import EndOfImageTx, build_packet
+from qdlpy.protocols.packets import (
+    EndOfImageTx,
+    MemoryRead,
+    MemoryRead64,
+    build_packet,
+    parse_packet,
+)
 
 from .faults import Faults
 
@@ -93,6 +100,9 @@ class DeviceModel:
             if self.unplugged or self.rebooted:
                 return
             self._stream = stream
+            if self.faults.dead_at is not None and self._read_covers(data, self.faults.dead_at):
+                log.debug("fault: no answer to a read at 0x%x", self.faults.dead_at)
+                return
             before = self.machine.state
             reads = self.machine.reads
             out = self.machine.receive_stream(data) if stream else self.machine.receive(data)
@@ -157,21 +167,31 @@ class DeviceModel:
             return None
         return t
 
-    def _maybe_fail_read(self, request: bytes, out: list[bytes]) -> list[bytes]:
-        from qdlpy.protocols.packets import MemoryRead, MemoryRead64, parse_packet
-
+    def _read_covers(self, request: bytes, address: int) -> bool:
+        """Is ``request`` a MEMORY_READ(64) whose range holds ``address``?"""
+        if self.machine.state is not DeviceState.WAIT_MEMORY_READ:
+            return False
         try:
             pkt = parse_packet(request)
-        except Exception:  # noqa: BLE001 - not a read; nothing to fail
+        except QdlpyError:
+            return False
+        return isinstance(pkt, (MemoryRead, MemoryRead64)) and \
+            pkt.address <= address < pkt.address + pkt.length
+
+    def _maybe_fail_read(self, request: bytes, out: list[bytes]) -> list[bytes]:
+        at = self.faults.eoi_at
+        assert at is not None
+        # (the machine has already moved on; judge the request against the old state)
+        try:
+            pkt = parse_packet(request)
+        except QdlpyError:
             return out
-        if isinstance(pkt, (MemoryRead, MemoryRead64)):
-            at = self.faults.eoi_at
-            assert at is not None
-            if pkt.address <= at < pkt.address + pkt.length:
-                log.debug("fault: unreadable memory at 0x%x", at)
-                self.machine.state = DeviceState.WAIT_RESET
-                self.machine.last_status = 0x19
-                return [build_packet(EndOfImageTx(0, 0x19))]
+        if isinstance(pkt, (MemoryRead, MemoryRead64)) and \
+                pkt.address <= at < pkt.address + pkt.length:
+            log.debug("fault: unreadable memory at 0x%x", at)
+            self.machine.state = DeviceState.WAIT_RESET
+            self.machine.last_status = 0x19
+            return [build_packet(EndOfImageTx(0, 0x19))]
         return out
 
     @staticmethod

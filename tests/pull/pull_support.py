@@ -154,3 +154,8 @@ def wait_for_file_size(path: Path, at_least: int, timeout: float = 60.0) -> int:
             return size
         time.sleep(0.005)
     raise AssertionError(f"{path} never reached {at_least} bytes")
+
+
+# A failed pull's --json document carries the manifest's status (what is on disk) and an
+# "error" object; "error" alone when the failure came before the folder existed.
+FAILED_STATES = ("failed", "partial", "interrupted", "error")

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from helpers import run_qdlpy
 from pull_support import (
+    FAILED_STATES,
     check_complete_folder,
     expected_regions,
     load_manifest,
@@ -75,7 +76,7 @@ def test_enospc_mid_chunk_then_resume(tmp_path: Path, disk_budget: list[int],
     assert code == 9
     captured = capsys.readouterr()
     doc = json.loads(captured.out)  # exactly one JSON document, on failure too
-    assert doc["schema"] == "qdlpy.pull/1" and doc["status"] == "error"
+    assert doc["schema"] == "qdlpy.pull/1" and doc["status"] in FAILED_STATES
     assert doc["error"]["code"] == "no-space" and doc["error"]["exit_code"] == 9
     assert "--resume" in doc["error"]["hint"]
 
@@ -153,5 +154,5 @@ def test_free_space_check_through_the_cli(tmp_path: Path) -> None:
     proc = run_qdlpy("pull", "-t", "sim:fulldump?size=1T", "-o", out, "--json")
     assert proc.returncode == 9, proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["status"] == "error" and doc["error"]["code"] == "no-space"
+    assert doc["status"] in FAILED_STATES and doc["error"]["code"] == "no-space"
     assert not [p for p in out.iterdir() if p.name.endswith((".BIN", ".part", ".bin", ".cmm"))]

@@ -76,3 +76,27 @@ def test_a_failed_pull_names_its_folder_and_the_resume_command(tmp_path: Path) -
     assert err["resume"] == f"qdlpy pull -o {out} --resume"
     assert err["manifest_status"] == load_manifest(out)["status"] == "failed"
     assert load_manifest(out)["after"] == "none"
+
+
+def test_keep_going_skips_a_region_that_never_answers(tmp_path: Path) -> None:
+    spec = "sim:fulldump?size=1M&dead_at=0x14680000"  # OCIMEM never answers
+    proc = run_qdlpy("pull", "-t", spec, "-o", tmp_path / "k", "--keep-going",
+                     "--io-timeout", "0.2", "--json")
+    assert proc.returncode == 8, proc.stderr
+    doc = json.loads(proc.stdout)
+    status = {r["filename"]: r["status"] for r in doc["regions"]}
+    assert status == {"DDRCS0_0.BIN": "complete", "OCIMEM.BIN": "failed",
+                      "CODERAM.BIN": "complete", "load.cmm": "complete"}
+    assert doc["status"] == "partial" and doc["error"]["code"] == "partial-dump"
+    assert doc["after"] == "none"  # a partial dump never resets the device
+    assert not (tmp_path / "k" / "OCIMEM.BIN").exists()
+
+
+def test_without_keep_going_a_dead_region_stops_the_pull(tmp_path: Path) -> None:
+    proc = run_qdlpy("pull", "-t", "sim:fulldump?size=1M&dead_at=0x14680000", "-o",
+                     tmp_path / "k", "--io-timeout", "0.2", "--json")
+    assert proc.returncode == 7, proc.stderr
+    doc = json.loads(proc.stdout)
+    status = {r["filename"]: r["status"] for r in doc["regions"]}
+    assert status["DDRCS0_0.BIN"] == "complete" and status["CODERAM.BIN"] == "pending"
+    assert "--resume" in doc["error"]["hint"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import run_qdlpy, start_qdlpy
 from pull_support import (
+    FAILED_STATES,
     check_complete_folder,
     expected_regions,
     load_manifest,
@@ -128,7 +129,7 @@ def test_sigint_to_a_running_pull_then_resume(tmp_path: Path) -> None:
             proc.communicate()
     assert proc.returncode == 130, stderr
     doc = json.loads(stdout)
-    assert doc["status"] == "error" and doc["error"]["code"] == "interrupted"
+    assert doc["status"] in FAILED_STATES and doc["error"]["code"] == "interrupted"
     assert "--resume" in doc["error"]["hint"]
     m = load_manifest(out)
     assert m["status"] == "interrupted"

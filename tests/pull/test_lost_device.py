@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import Simulator, run_qdlpy, start_qdlpy
 from pull_support import (
+    FAILED_STATES,
     check_complete_folder,
     expected_regions,
     load_manifest,
@@ -57,7 +58,7 @@ def test_device_lost_mid_region_then_resume_on_a_new_simulator(tmp_path: Path) -
     proc = pull_until_the_device_dies(out)
     assert proc.returncode != 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["status"] == "error"
+    assert doc["status"] in FAILED_STATES
     m = load_manifest(out)
     assert m["status"] in ("failed", "partial")
     ddr = regions_by_name(m)["DDRCS0_0.BIN"]
@@ -105,7 +106,7 @@ def test_silent_device_exits_7_through_the_cli(tmp_path: Path, monkeypatch: pyte
     code = main(["pull", "-t", f"sim:{SPEC}", "-o", str(out), "--chunk-size", "64K", "--json"])
     assert code == 7
     doc = json.loads(capsys.readouterr().out)
-    assert doc["status"] == "error" and doc["error"]["code"] == "transfer-timeout"
+    assert doc["status"] in FAILED_STATES and doc["error"]["code"] == "transfer-timeout"
     assert "--resume" in doc["error"]["hint"]
     m = load_manifest(out)
     assert m["status"] == "failed" and m["error"]["exit_code"] == 7

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import run_qdlpy
 from pull_support import (
+    FAILED_STATES,
     check_complete_folder,
     free_port,
     load_manifest,
@@ -57,7 +58,7 @@ def test_non_empty_folder_is_refused_and_untouched(tmp_path: Path) -> None:
     proc = run_qdlpy("pull", "-t", f"sim:{SPEC}", "-o", out, "--json")
     assert proc.returncode == 9, proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["status"] == "error" and doc["error"]["code"] == "output-exists"
+    assert doc["status"] in FAILED_STATES and doc["error"]["code"] == "output-exists"
     assert "--resume" in doc["error"]["hint"] and "--force" in doc["error"]["hint"]
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
     assert (out / "notes.txt").read_text() == "mine"
@@ -176,7 +177,7 @@ def test_chunk_size_out_of_bounds_is_a_usage_error(tmp_path: Path, size: str) ->
                      "--json")
     assert proc.returncode == 2, proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["status"] == "error" and doc["error"]["code"] == "invalid-argument"
+    assert doc["status"] in FAILED_STATES and doc["error"]["code"] == "invalid-argument"
     assert "chunk-size" in doc["error"]["message"]
 
 
@@ -203,7 +204,7 @@ def test_closed_tcp_port_exits_3(tmp_path: Path) -> None:
                      "--json")
     assert proc.returncode == 3, proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["schema"] == "qdlpy.pull/1" and doc["status"] == "error"
+    assert doc["schema"] == "qdlpy.pull/1" and doc["status"] in FAILED_STATES
     assert doc["error"]["code"] == "no-device" and doc["error"]["hint"]
     assert not out.exists()  # nothing is created before a device answers
 
@@ -223,7 +224,7 @@ def test_eoi_exit_6_json_document(tmp_path: Path) -> None:
                      tmp_path / "d", "--json", "--chunk-size", "64K")
     assert proc.returncode == 6, proc.stderr
     doc = json.loads(proc.stdout)  # exactly one document: json.loads rejects trailing data
-    assert doc["schema"] == "qdlpy.pull/1" and doc["status"] == "error"
+    assert doc["schema"] == "qdlpy.pull/1" and doc["status"] in FAILED_STATES
     err = doc["error"]
     assert err["code"] == "device-nak" and err["exit_code"] == 6
     assert err["status"] == 0x19 and err["status_name"] == "NAK_INVALID_MEMORY_READ"
