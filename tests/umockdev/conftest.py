@@ -3,7 +3,9 @@ usbdevfs ioctls, answered by a Python handler inside a umockdev testbed.
 
 Run it in its own pytest invocation, under the preload:
 
-    umockdev-wrapper /work/venv/bin/pytest tests/umockdev
+    umockdev-wrapper "$(command -v pytest)" tests/umockdev
+
+(tests/test_umockdev_tier.py does exactly that from a plain `pytest` run.)
 
 While a testbed exists all of /sys is redirected into it (usb-emulation.md §2.5 item 3),
 which is one more reason to keep this tier out of the main run. Without the packages the
@@ -49,7 +51,8 @@ def _missing_packages() -> str | None:
 def _not_preloaded() -> str | None:
     if "libumockdev-preload" not in os.environ.get("LD_PRELOAD", ""):
         return ("not running under umockdev's preload; run this tier as "
-                "`umockdev-wrapper /work/venv/bin/pytest tests/umockdev`")
+                "`umockdev-wrapper \"$(command -v pytest)\" tests/umockdev`; a plain `pytest` "
+                "runs it that way through tests/test_umockdev_tier.py")
     return None
 
 
