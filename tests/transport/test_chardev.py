@@ -64,3 +64,21 @@ def test_no_permission(tmp_path: os.PathLike[str]) -> None:
     os.chmod(path, 0)
     with pytest.raises(PermissionDenied):
         ChardevTransport(path).open()
+
+
+def test_eacces_from_open_is_permission_denied(tmp_path: os.PathLike[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same mapping as test_no_permission, also checked when the tests run as root.
+    import errno
+
+    path = os.path.join(os.fspath(tmp_path), "mhi0_SAHARA")
+    with open(path, "wb"):
+        pass
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(PermissionDenied) as e:
+        ChardevTransport(path).open()
+    assert e.value.exit_code == 4

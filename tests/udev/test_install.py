@@ -124,3 +124,19 @@ def test_group_on_the_real_system_is_checked_with_getgrnam(
                            reload=False)
     res = udev_rules.install(root="/", group="root", dry_run=True, reload=False)
     assert 'GROUP="root"' in res.content
+
+
+def test_eacces_writing_the_rule_is_permission_denied(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same mapping as test_unwritable_directory_is_permission_denied, also as root.
+    import errno
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionDenied) as e:
+        udev_rules.install(root=tmp_path, reload=False)
+    assert e.value.exit_code == 4
+    assert not target(tmp_path).exists()
