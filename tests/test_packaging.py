@@ -61,8 +61,15 @@ def test_top_level_protocols_and_cli_are_not_importable() -> None:
 
 @pytest.mark.slow
 def test_wheel_holds_only_qdlpy(tmp_path: Path) -> None:
+    import importlib.util
+
+    # Reuse the environment's setuptools when it has one (fast, offline); a fresh venv of a
+    # newer Python may not, and then pip builds in isolation as a user's `pip install .` does.
+    isolation = [] if importlib.util.find_spec("setuptools") and importlib.util.find_spec(
+        "wheel") else ["--use-pep517"]
+    flags = ["--no-build-isolation"] if not isolation else isolation
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *flags, "-w",
          str(tmp_path), str(REPO)],
         check=False, capture_output=True, text=True, timeout=300,
     )
