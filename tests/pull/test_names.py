@@ -9,7 +9,6 @@ the device's name next to the safe one.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from helpers import run_qdlpy
@@ -149,23 +148,6 @@ def test_raw_hostile_names_through_the_api(tmp_path: Path) -> None:
     check_saved_inside(out, m, contents)
     for r, (_desc, raw) in zip(m["regions"], RAW_NAMES):
         assert r["raw_filename"] == decode_field(raw)
-
-
-def test_raw_hostile_names_without_temp_lookalikes(tmp_path: Path) -> None:
-    """The same table minus the '*.tmp' entry (see the xfail above): all other rules hold."""
-    model, contents = hostile_device([n for n in RAW_NAMES if not n[1].endswith(b".tmp")])
-    out = tmp_path / "out"
-    before = tree(tmp_path)
-    result = pull(SimTransport("hostile", model=model), output=out, elf=False)
-    assert result.status == "complete"
-    assert {p for p in tree(tmp_path) - before if not p.startswith("out")} == set()
-    m = load_manifest(out)
-    check_saved_inside(out, m, contents)
-    names = {r["position"]: r["filename"] for r in m["regions"]}
-    assert names[3] == "region003.bin"  # nothing to go by: named after its table position
-    assert names[4] == "Modem_Dump"  # the description stands in for a missing file name
-    assert names[0] != names[1]  # raw names that decode alike still get their own files
-    assert os.listdir(out).count("dup.bin") == 1
 
 
 def test_manifest_keeps_raw_name_bytes(tmp_path: Path) -> None:
