@@ -1,13 +1,9 @@
 """Shared test helpers: run the real ``qdlpy`` console script as a subprocess.
 
-pytest runs in importlib mode (pyproject.toml), so test files cannot import each other;
-a test area that wants these helpers puts ``tests/`` on ``sys.path`` in its conftest.py::
+tests/conftest.py puts ``tests/`` on ``sys.path``, so test files use
+``from helpers import run_qdlpy, Simulator``.
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-and then ``from helpers import run_qdlpy, Simulator`` in its test files.
-
-The subprocess environment drops the user's ``QDLPY_*`` device variables (a developer's
+The subprocess environment drops the user's ``QDLPY_*`` variables (a developer's
 ``QDLPY_TRANSPORT=usb`` must not change what a test talks to); pass ``env=`` entries to
 set them on purpose.
 """
@@ -27,8 +23,6 @@ from types import TracebackType
 
 __all__ = ["qdlpy_command", "qdlpy_env", "run_qdlpy", "start_qdlpy", "Simulator"]
 
-#: Variables that select or wait for a device; stripped so the host's settings do not leak in.
-DEVICE_VARIABLES = ("QDLPY_TRANSPORT", "QDLPY_SERIAL", "QDLPY_USB_PATH", "QDLPY_TIMEOUT")
 
 
 def qdlpy_command() -> list[str]:
@@ -38,7 +32,7 @@ def qdlpy_command() -> list[str]:
 
 
 def qdlpy_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    merged = {k: v for k, v in os.environ.items() if k not in DEVICE_VARIABLES}
+    merged = {k: v for k, v in os.environ.items() if not k.startswith("QDLPY_")}
     merged.update(env or {})
     return merged
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import qdlpy_command
 
 from qdlpy.cli.main import main
 from qdlpy.simulator import kmemdump_image as kimg
@@ -17,15 +16,11 @@ from qdlpy.simulator import kmemdump_image as kimg
 MakeFolder = Callable[..., Path]
 
 
-def qdlpy_exe() -> list[str]:
-    exe = shutil.which("qdlpy", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "qdlpy.cli"]
-
 
 def test_assemble_json_subprocess(make_folder: MakeFolder) -> None:
     s = kimg.build("x86_64")
     folder = make_folder(s.without("md_Knr_irqs13.BIN"))
-    proc = subprocess.run([*qdlpy_exe(), "assemble", str(folder), "--json"],
+    proc = subprocess.run([*qdlpy_command(), "assemble", str(folder), "--json"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -81,7 +76,7 @@ def test_inspect_json_subprocess(make_folder: MakeFolder) -> None:
     s = kimg.build("arm64")
     folder = make_folder(s)
     assert main(["assemble", str(folder), "--json"]) == 0
-    proc = subprocess.run([*qdlpy_exe(), "inspect", str(folder / "minidump.elf"), "--json"],
+    proc = subprocess.run([*qdlpy_command(), "inspect", str(folder / "minidump.elf"), "--json"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)

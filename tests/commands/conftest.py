@@ -20,21 +20,20 @@ import dataclasses
 import json
 import logging
 import os
-import re
+import signal
 import struct
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import helpers
 import pytest
 
 from qdlpy.transport import sim, usb_backend
 
 PT_LOAD = 1
 PT_NOTE = 4
-LISTEN_RE = re.compile(r"listening on (tcp:127\.0\.0\.1:\d+)")
 
 
 def pattern(n: int, seed: int) -> bytes:
@@ -128,24 +127,10 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     return run
 
 
-def qdlpy_executable() -> str:
-    beside = Path(sys.executable).with_name("qdlpy")
-    if beside.is_file():
-        return str(beside)
-    pytest.fail("the qdlpy console script is not installed beside the test interpreter")
-
-
-def _clean_env(extra: dict[str, str] | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QDLPY_")}
-    env.update(extra or {})
-    return env
-
-
 @pytest.fixture
 def run_qdlpy() -> Callable[..., Run]:
     def run(*argv: str, env: dict[str, str] | None = None) -> Run:
-        proc = subprocess.run([qdlpy_executable(), *argv], capture_output=True, text=True,
-                              env=_clean_env(env), timeout=120, check=False)
+        proc = helpers.run_qdlpy(*argv, env=env, timeout=120)
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     return run
@@ -153,21 +138,11 @@ def run_qdlpy() -> Callable[..., Run]:
 
 @contextlib.contextmanager
 def _serve(scenario: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    proc = subprocess.Popen([qdlpy_executable(), "simulate", "--scenario", scenario,
-                             "--listen", "tcp:127.0.0.1:0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=_clean_env(None))
+    sim = helpers.Simulator(scenario)
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        m = LISTEN_RE.search(line)
-        assert m, f"qdlpy simulate did not start: {line!r}"
-        yield m.group(1), proc
+        yield sim.uri, sim.proc
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        sim.stop(signal.SIGKILL)
 
 
 @pytest.fixture

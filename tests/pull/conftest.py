@@ -1,7 +1,7 @@
 """Fixtures of the pull tests (tests/pull/): isolated simulated devices and logging.
 
-pytest's importlib mode keeps test files from importing each other, so tests/ (for the
-shared ``helpers``) and this folder (for ``pull_support``) go on sys.path here.
+pytest's importlib mode keeps test files from importing each other, so this folder (for
+``pull_support``) goes on sys.path here (tests/conftest.py adds tests/ for ``helpers``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-for p in (HERE.parent, HERE):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
 
 @pytest.fixture(autouse=True)

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import qdlpy_command
 
 from qdlpy import udev_rules
 from qdlpy.cli.main import main
 
 
-def qdlpy_exe() -> list[str]:
-    exe = shutil.which("qdlpy", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "qdlpy.cli"]
-
-
 def test_udev_show_prints_the_packaged_rule_as_a_subprocess() -> None:
-    proc = subprocess.run([*qdlpy_exe(), "udev", "show"], capture_output=True, text=True,
+    proc = subprocess.run([*qdlpy_command(), "udev", "show"], capture_output=True, text=True,
                           timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == udev_rules.packaged_rules()
