@@ -33,6 +33,7 @@ from qdlpy.errors import (
     DeviceNak,
     DeviceNotFound,
     Disconnected,
+    Interrupted,
     InvalidArgument,
     NoHello,
     NoSpace,
@@ -54,12 +55,11 @@ from . import manifest as mf
 from .logfile import run_log
 from .manifest import Manifest, RegionRecord, utcnow, write_atomic
 from .names import unique_names
-from .writer import RegionWriter, file_sha256
+from .writer import RegionWriter, file_sha256, hash_prefix
 
 log = logging.getLogger("qdlpy.pull")
 
 MIN_CHUNK = 512
-SERIAL_CHUNK = 32 * 1024
 RETRY_ATTEMPTS = 3  # per request, with shrinking sizes (sahara-protocol.md §10.6)
 MAX_RECONNECTS = 8
 SPACE_MARGIN = 16 * 1024 * 1024  # leave room for the manifest, log and ELF headers
@@ -221,18 +221,18 @@ def _prepare_folder(output: Path | None, resume: bool, force: bool) -> Manifest 
     return None
 
 
+def _file_matches(folder: Path, rec: RegionRecord) -> bool:
+    """A complete region's file is still there with the manifest's size and sha256."""
+    final = folder / rec.filename
+    return final.is_file() and final.stat().st_size == rec.length and \
+        file_sha256(final) == rec.sha256
+
+
 def _already_complete(folder: Path, previous: Manifest) -> bool:
     """A resume of a finished pull whose files all still match: nothing to do."""
-    if previous.status != "complete":
+    if previous.status != "complete" or any(r.status != mf.COMPLETE for r in previous.regions):
         return False
-    for rec in previous.regions:
-        if rec.status == mf.SKIPPED:
-            return False
-        final = folder / rec.filename
-        if not (final.is_file() and final.stat().st_size == rec.length
-                and file_sha256(final) == rec.sha256):
-            return False
-    return True
+    return all(_file_matches(folder, rec) for rec in previous.regions)
 
 
 def _free_space(folder: Path) -> int:
@@ -382,6 +382,7 @@ class _Run:
         self.sink, self.stop = sink, stop
         self.chunk = _resolve_chunk(opts.chunk_size, t)
         self.reconnects = self.retries = self.bytes_read = 0
+        self._resume_hash: dict[int, Any] = {}  # position -> sha256 of a kept .part prefix
         existing = [p.name for p in out.iterdir()] if previous is None else []
         records = _records(table, existing)
         if previous is not None:
@@ -430,8 +431,7 @@ class _Run:
         write_atomic(self.out / "table.bin", self.table.raw)
         from qdlpy.assemble.sources import write_dump_info
 
-        write_atomic(self.out / "dump_info.txt",
-                     write_dump_info(_DumpInfoEntry.of(r) for r in m.regions).encode())
+        write_atomic(self.out / "dump_info.txt", write_dump_info(m.regions).encode())
         m.save(self.out)
         self.sink.begin(sum(r.length for r in m.regions if r.status != mf.SKIPPED),
                         sum(1 for r in m.regions if r.status != mf.SKIPPED))
@@ -447,9 +447,8 @@ class _Run:
             try:
                 self._pull_region(rec)
             except TransferTimeout as err:
-                if not self.opts.keep_going or isinstance(err, Disconnected):
-                    self._stopped("partial" if any(r.status == mf.COMPLETE for r in m.regions)
-                                  else "failed", err)
+                if not self.opts.keep_going:
+                    self._stopped(self._stop_status(), err)
                     raise
                 self._fail(rec, err)  # --keep-going: record it and go on with the next region
                 self.client.abandon()
@@ -458,12 +457,9 @@ class _Run:
             except QdlpyError as err:
                 if isinstance(err, DeviceNak):
                     self._fail(rec, err)
-                self._stopped("partial" if any(r.status == mf.COMPLETE for r in m.regions)
-                              else "failed", err)
+                self._stopped(self._stop_status(), err)
                 raise
             except BaseException as exc:  # a second Ctrl-C, or a bug: the manifest still tells
-                from qdlpy.errors import Interrupted
-
                 why: QdlpyError = Interrupted("interrupted at once (second Ctrl-C)") \
                     if isinstance(exc, KeyboardInterrupt) else \
                     QdlpyError(f"internal error: {type(exc).__name__}: {exc}")
@@ -483,6 +479,11 @@ class _Run:
         m.finished = utcnow()
         m.save(self.out)
 
+    def _stop_status(self) -> str:
+        """How a pull that stops now is recorded: partial if anything was saved."""
+        return "partial" if any(r.status == mf.COMPLETE for r in self.manifest.regions) \
+            else "failed"
+
     def _stopped(self, status: str, err: QdlpyError) -> None:
         """Record why the pull stopped; a failing disk must not hide the original error."""
         m = self.manifest
@@ -494,8 +495,6 @@ class _Run:
             log.error("could not update %s: %s", mf.NAME, save_err)
 
     def _interrupted(self) -> None:
-        from qdlpy.errors import Interrupted
-
         m = self.manifest
         m.status = "interrupted"
         m.finished = utcnow()
@@ -511,30 +510,25 @@ class _Run:
         self.sink.region_end(rec.filename, rec.status)
 
     def _verify_existing(self) -> None:
-        """On resume: trust a region only if its file matches the manifest (size and sha256)."""
+        """On resume: trust a region only if its file matches the manifest (size and sha256).
+
+        The hash of a partial region's kept bytes is handed on to its writer, so a region
+        stopped gigabytes in is read once, not twice, before the first request.
+        """
         for rec in self.manifest.regions:
-            final = self.out / rec.filename
             part = self.out / (rec.filename + ".part")
             if rec.status == mf.COMPLETE:
-                ok = final.is_file() and final.stat().st_size == rec.length and \
-                    file_sha256(final) == rec.sha256
-                if not ok:
+                if not _file_matches(self.out, rec):
                     self.manifest.warnings.append(
                         f"{rec.filename}: file missing or changed since the manifest; pulled again")
                     rec.status, rec.bytes, rec.sha256 = mf.PENDING, 0, None
             elif rec.bytes:
                 ok = part.is_file() and part.stat().st_size >= rec.bytes
                 if ok:
-                    h = hashlib.sha256()
-                    with open(part, "rb") as f:
-                        left = rec.bytes
-                        while left > 0:
-                            block = f.read(min(1 << 20, left))
-                            if not block:
-                                break
-                            h.update(block)
-                            left -= len(block)
-                    ok = left == 0 and h.hexdigest() == rec.sha256
+                    h, n = hash_prefix(part, rec.bytes)
+                    ok = n == rec.bytes and h.hexdigest() == rec.sha256
+                    if ok:
+                        self._resume_hash[rec.position] = h
                 if not ok:
                     rec.bytes, rec.sha256 = 0, None
                 rec.status = mf.PENDING
@@ -543,7 +537,8 @@ class _Run:
 
     def _pull_region(self, rec: RegionRecord) -> None:
         began = time.monotonic()
-        writer = RegionWriter(self.out, rec.filename, resume_from=rec.bytes)
+        writer = RegionWriter(self.out, rec.filename, resume_from=rec.bytes,
+                              resume_hash=self._resume_hash.pop(rec.position, None))
         self.sink.region_start(rec.filename, rec.length, writer.done)
         # Never a 16-byte request (plan_reads splits it; §10.6), whatever the chunk size.
         requests = list(plan_reads(rec.base + writer.done, rec.length - writer.done, self.chunk))
@@ -659,20 +654,6 @@ class _Run:
         self.reconnects += 1
         log.info("device is back (reconnect %d); continuing", self.reconnects)
 
-
-@dataclasses.dataclass(frozen=True)
-class _DumpInfoEntry:
-    """A manifest record seen as a dump_info.txt line (saved file names, table addresses)."""
-
-    base: int
-    length: int
-    save_pref: int
-    description: str
-    filename: str
-
-    @classmethod
-    def of(cls, r: RegionRecord) -> _DumpInfoEntry:
-        return cls(r.base, r.length, r.save_pref, r.description, r.filename)
 
 
 __all__ = ["PullResult", "default_output_dir", "pull"]

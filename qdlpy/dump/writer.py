@@ -10,6 +10,7 @@ import errno
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 from qdlpy.errors import NoSpace, OutputError
 
@@ -30,7 +31,10 @@ WRITEBACK_EVERY = 32 * 1024 * 1024
 class RegionWriter:
     """Writes one region file; ``done`` bytes are durable once ``sync()`` returned."""
 
-    def __init__(self, folder: Path, filename: str, *, resume_from: int = 0) -> None:
+    def __init__(self, folder: Path, filename: str, *, resume_from: int = 0,
+                 resume_hash: Any = None) -> None:
+        """``resume_from`` bytes of NAME.part are kept; ``resume_hash`` is their sha256
+        state if the caller already hashed them (else they are read and hashed here)."""
         self.final = folder / filename
         self.part = folder / (filename + ".part")
         self.sha = hashlib.sha256()
@@ -38,13 +42,10 @@ class RegionWriter:
         self._flushed = 0
         try:
             if resume_from:
-                with open(self.part, "rb") as f:
-                    while self.done < resume_from:
-                        block = f.read(min(1 << 20, resume_from - self.done))
-                        if not block:
-                            break
-                        self.sha.update(block)
-                        self.done += len(block)
+                if resume_hash is not None:
+                    self.sha, self.done = resume_hash.copy(), resume_from
+                else:
+                    self.sha, self.done = hash_prefix(self.part, resume_from)
                 self.f = open(self.part, "r+b", buffering=0)  # noqa: SIM115 - closed in close()
                 self.f.truncate(self.done)
                 self.f.seek(self.done)
@@ -117,10 +118,21 @@ class RegionWriter:
         self.f.close()
 
 
-def file_sha256(path: Path) -> str:
+def hash_prefix(path: Path, limit: int | None = None) -> tuple[Any, int]:
+    """sha256 state of the first ``limit`` bytes of ``path`` (all of it for None), and
+    how many bytes there were."""
     h = hashlib.sha256()
+    done = 0
     with open(path, "rb") as f:
-        while block := f.read(1 << 20):
+        while limit is None or done < limit:
+            block = f.read(1 << 20 if limit is None else min(1 << 20, limit - done))
+            if not block:
+                break
             h.update(block)
-    return h.hexdigest()
+            done += len(block)
+    return h, done
+
+
+def file_sha256(path: Path) -> str:
+    return str(hash_prefix(path)[0].hexdigest())
 
