@@ -62,6 +62,7 @@ from .packets import (
 )
 
 RESTRICTED_PIECE = 4096  # XBL's bounce buffer for restricted regions (§10.4)
+NO_ANSWER = -1  # a read_fault result: the device sends nothing at all
 
 
 class MemorySource(Protocol):
@@ -112,6 +113,9 @@ class Personality:
     image_plan: Callable[[], ImagePlan] | None = None
     #: MSM8916-class PBL: DONE_RESP says "pending" after the only programmer (§9).
     pending_after_last_image: bool = False
+    #: Simulated trouble with a read: (address, length) -> a NAK status to send instead of
+    #: the data, NO_ANSWER to stay silent, or None to serve it.
+    read_fault: Callable[[int, int], int | None] | None = None
 
 
 class DeviceState(enum.Enum):
@@ -279,6 +283,11 @@ class DeviceMachine:
         end = address + length
         if length == 0 or length > MAX_READ_SIZE * 16:
             return self._nak(Status.NAK_INVALID_MEMORY_READ)
+        fault = self.p.read_fault(address, length) if self.p.read_fault else None
+        if fault == NO_ANSWER:
+            return []  # the device hangs on this read; the host must time out
+        if fault is not None:
+            return self._nak(fault)
         table_ok = address == self.p.table_address and length <= len(self.p.table)
         if table_ok:
             data = self.p.table[:length]
@@ -354,6 +363,7 @@ __all__ = [
     "ImagePlan",
     "ImageStep",
     "MemorySource",
+    "NO_ANSWER",
     "Personality",
     "ReadStep",
     "RESTRICTED_PIECE",

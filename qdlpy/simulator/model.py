@@ -17,16 +17,8 @@ import dataclasses
 import logging
 import threading
 
-from qdlpy.errors import QdlpyError
-from qdlpy.protocols.constants import Cmd
-from qdlpy.protocols.device import DeviceMachine, DeviceState, Personality
-from qdlpy.protocols.packets import (
-    EndOfImageTx,
-    MemoryRead,
-    MemoryRead64,
-    build_packet,
-    parse_packet,
-)
+from qdlpy.protocols.constants import Cmd, Status
+from qdlpy.protocols.device import NO_ANSWER, DeviceMachine, DeviceState, Personality
 
 from .faults import Faults
 
@@ -58,6 +50,8 @@ class DeviceModel:
         self.personality = personality
         self.faults = faults or Faults()
         self.identity = identity or SimIdentity("custom")
+        if self.faults.eoi_at is not None or self.faults.dead_at is not None:
+            personality.read_fault = self._read_fault
         self.machine = DeviceMachine(personality)
         self.load_cmm = load_cmm
         self._queue: collections.deque[bytes] = collections.deque()
@@ -100,14 +94,8 @@ class DeviceModel:
             if self.unplugged or self.rebooted:
                 return
             self._stream = stream
-            if self.faults.dead_at is not None and self._read_covers(data, self.faults.dead_at):
-                log.debug("fault: no answer to a read at 0x%x", self.faults.dead_at)
-                return
-            before = self.machine.state
             reads = self.machine.reads
             out = self.machine.receive_stream(data) if stream else self.machine.receive(data)
-            if before is DeviceState.WAIT_MEMORY_READ and self.faults.eoi_at is not None:
-                out = self._maybe_fail_read(data, out)
             self._emit(out, memory_data=self.machine.reads != reads)
 
     def next_transfer(self) -> bytes | None:
@@ -167,32 +155,18 @@ class DeviceModel:
             return None
         return t
 
-    def _read_covers(self, request: bytes, address: int) -> bool:
-        """Is ``request`` a MEMORY_READ(64) whose range holds ``address``?"""
-        if self.machine.state is not DeviceState.WAIT_MEMORY_READ:
-            return False
-        try:
-            pkt = parse_packet(request)
-        except QdlpyError:
-            return False
-        return isinstance(pkt, (MemoryRead, MemoryRead64)) and \
-            pkt.address <= address < pkt.address + pkt.length
+    def _read_fault(self, address: int, length: int) -> int | None:
+        """The eoi_at / dead_at knobs, judged by the device machine before it reads memory."""
+        def covers(at: int | None) -> bool:
+            return at is not None and address <= at < address + length
 
-    def _maybe_fail_read(self, request: bytes, out: list[bytes]) -> list[bytes]:
-        at = self.faults.eoi_at
-        assert at is not None
-        # (the machine has already moved on; judge the request against the old state)
-        try:
-            pkt = parse_packet(request)
-        except QdlpyError:
-            return out
-        if isinstance(pkt, (MemoryRead, MemoryRead64)) and \
-                pkt.address <= at < pkt.address + pkt.length:
-            log.debug("fault: unreadable memory at 0x%x", at)
-            self.machine.state = DeviceState.WAIT_RESET
-            self.machine.last_status = 0x19
-            return [build_packet(EndOfImageTx(0, 0x19))]
-        return out
+        if covers(self.faults.dead_at):
+            log.debug("fault: no answer to a read at 0x%x", self.faults.dead_at)
+            return NO_ANSWER
+        if covers(self.faults.eoi_at):
+            log.debug("fault: unreadable memory at 0x%x", self.faults.eoi_at)
+            return Status.NAK_INVALID_MEMORY_READ
+        return None
 
     @staticmethod
     def _is_hello(t: bytes) -> bool:
