@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from qdlpy.protocols.packets import HelloResp, MemoryRead64, Reset, build_packet, parse_packet
-from qdlpy.simulator.faults import parse_size
+from qdlpy.units import parse_size
 
 QDLPY = [sys.executable, "-P", "-m", "qdlpy.cli"]  # -P: never the checkout's qdlpy/ folder
 

@@ -91,7 +91,7 @@ def main() -> None:
     if PRELOAD not in os.environ.get("LD_PRELOAD", ""):
         env = dict(os.environ, LD_PRELOAD=f"{PRELOAD}:{os.environ.get('LD_PRELOAD', '')}")
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
-    from qdlpy.simulator.faults import parse_size
+    from qdlpy.units import parse_size
 
     size = parse_size(args.size)
     spec = f"fulldump?size={args.size}"

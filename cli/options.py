@@ -39,7 +39,7 @@ def parse_size_option(ctx: click.Context, param: click.Parameter, value: str | N
     if value is None:
         return None
     from qdlpy.errors import QdlpyError
-    from qdlpy.simulator.faults import parse_size
+    from qdlpy.units import parse_size
 
     try:
         return parse_size(value)

@@ -66,6 +66,3 @@ def error_document(schema: str, err: QdlpyError, extra: dict[str, Any] | None = 
     body: dict[str, Any] = {"status": "error", **(extra or {}), "error": err.to_dict()}
     return document(schema, body)
 
-
-def hex_or_none(value: int | None) -> str | None:
-    return None if value is None else f"0x{value:x}"

@@ -24,3 +24,17 @@ def test_import_qdlpy_does_not_load_the_usb_stack() -> None:
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == ""
+
+
+def test_sizes_in_options_and_knobs() -> None:
+    from qdlpy.errors import InvalidArgument
+    from qdlpy.units import parse_size
+
+    assert parse_size("512K") == 512 * 1024 and parse_size("4GiB") == 4 << 30
+    assert parse_size("0x8000000B") == 0x8000000B  # a hex address ending in B is not bytes-unit
+    for bad in ("12Q", "0x10K", ""):
+        try:
+            parse_size(bad)
+        except InvalidArgument:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qdlpy._version import __version__
-from qdlpy.errors import InputError, OutputError
+from qdlpy.errors import InputError
 
 SCHEMA = "qdlpy.pull/1"
 NAME = "manifest.json"
@@ -159,4 +159,4 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-__all__ = ["Manifest", "RegionRecord", "SCHEMA", "write_atomic", "OutputError"]
+__all__ = ["Manifest", "RegionRecord", "SCHEMA", "write_atomic"]

@@ -10,20 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from qdlpy.errors import InvalidArgument
-
-
-def parse_size(text: str) -> int:
-    """'4096', '0x1000', '512K', '256M', '4G' -> bytes (binary units)."""
-    t = text.strip().upper().removesuffix("B").removesuffix("I")
-    mult = 1
-    for suffix, m in (("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40)):
-        if t.endswith(suffix):
-            t, mult = t[:-1], m
-            break
-    try:
-        return int(t, 0) * mult
-    except ValueError:
-        raise InvalidArgument(f"not a size: {text!r} (use e.g. 4096, 0x1000, 512K, 256M, 4G)") from None
+from qdlpy.units import parse_size
 
 
 @dataclasses.dataclass

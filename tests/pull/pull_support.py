@@ -17,12 +17,13 @@ from typing import Any
 
 from qdlpy.assemble.sources import parse_dump_info
 from qdlpy.protocols.table import parse_table
-from qdlpy.simulator.faults import Faults, parse_size
+from qdlpy.simulator.faults import Faults
 from qdlpy.simulator.memory import address_pattern
 from qdlpy.simulator.model import DeviceModel
 from qdlpy.simulator.scenarios import build_model, split_spec
 from qdlpy.simulator.scenarios import fulldump as fulldump_scenario
 from qdlpy.simulator.scenarios.kmemdump import kernel_set
+from qdlpy.units import parse_size
 
 SCHEMA = "qdlpy.pull/1"
 CODERAM_BASE = 0x0020_0000

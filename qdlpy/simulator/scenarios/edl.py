@@ -37,7 +37,8 @@ from pathlib import Path
 from qdlpy.errors import InputError, InvalidArgument
 from qdlpy.protocols.constants import MAX_READ_SIZE, Mode, Status
 from qdlpy.protocols.device import EndImage, ImagePlan, ImageStep, Personality, ReadStep
-from qdlpy.simulator.faults import Faults, parse_size
+from qdlpy.simulator.faults import Faults
+from qdlpy.units import parse_size
 
 from .command import command_responses
 from .registry import ScenarioBuild

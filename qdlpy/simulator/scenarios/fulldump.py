@@ -7,8 +7,9 @@ CODERAM, then load.cmm. ``size`` (default 64M) is the DDR size.
 
 from __future__ import annotations
 
-from qdlpy.simulator.faults import Faults, parse_size
+from qdlpy.simulator.faults import Faults
 from qdlpy.simulator.memory import address_pattern
+from qdlpy.units import parse_size
 
 from .common import SimRegion, memory_debug_personality
 from .registry import ScenarioBuild

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from qdlpy.errors import InvalidArgument
 from qdlpy.simulator import kmemdump_image as ki
-from qdlpy.simulator.faults import Faults, parse_size
+from qdlpy.simulator.faults import Faults
+from qdlpy.units import parse_size
 
 from .common import SimRegion, memory_debug_personality
 from .registry import ScenarioBuild
