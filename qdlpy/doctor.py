@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from qdlpy import udev_rules
 from qdlpy.errors import QdlpyError
+from qdlpy.usb_ids import QUALCOMM_VID, is_sahara_interface
 
 __all__ = [
     "PERMISSION_IDS",
@@ -46,10 +47,6 @@ PERMISSION_IDS = frozenset({"udev-rule", "udev-rule-order", "device-access"})
 #: file of the same name in a later one (udev(7)).
 RULE_DIRS = ("etc/udev/rules.d", "run/udev/rules.d", "lib/udev/rules.d", "usr/lib/udev/rules.d")
 
-#: Interface protocols of Qualcomm's Sahara interface (class ff/ff), as qdl matches them
-#: (sahara-protocol.md §12.1): VID 05c6 with one of these is a Sahara device whatever the PID.
-SAHARA_PROTOCOLS = frozenset({0xFF, 0x10, 0x11, 0x13})
-QUALCOMM_VID = 0x05C6
 USBFS_MAJOR = 189  # char major of /dev/bus/usb/BBB/DDD nodes
 
 Runner = Callable[[Sequence[str]], tuple[int, str]]
@@ -129,9 +126,7 @@ def _is_sahara_device(vid: int, pid: int, interfaces: Iterable[tuple[int, int, i
                       known: set[tuple[int, int]]) -> bool:
     if (vid, pid) in known:
         return True
-    return vid == QUALCOMM_VID and any(
-        c == 0xFF and s == 0xFF and p in SAHARA_PROTOCOLS for c, s, p in interfaces
-    )
+    return any(is_sahara_interface(vid, pid, c, s, p) for c, s, p in interfaces)
 
 
 def scan_devices(root: Path) -> list[UsbDevice]:

@@ -51,6 +51,7 @@ from qdlpy.errors import (
     TransferTimeout,
     TransportError,
 )
+from qdlpy.usb_ids import OEM_IDS, QUALCOMM_VID, is_sahara_interface
 
 from . import usb_backend
 from .base import DeviceIdentity, Transport
@@ -58,7 +59,6 @@ from .base import DeviceIdentity, Transport
 __all__ = [
     "QUALCOMM_VID",
     "OEM_IDS",
-    "SAHARA_INTERFACE_PROTOCOLS",
     "UsbDeviceInfo",
     "UsbTransport",
     "list_usb_devices",
@@ -70,21 +70,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-QUALCOMM_VID = 0x05C6
-#: OEM VID:PIDs of EDL / memory-debug enumerations (sahara-protocol.md §12.1 table).
-OEM_IDS: frozenset[tuple[int, int]] = frozenset(
-    {
-        (0x0FCE, 0x9DDE), (0x0FCE, 0xADE3), (0x0FCE, 0xADE5), (0x0FCE, 0xADED),  # Sony
-        (0x1199, 0x9062), (0x1199, 0x9070), (0x1199, 0x9090), (0x1199, 0x9071),  # Sierra
-        (0x0846, 0x68E0),  # Netgear
-        (0x19D2, 0x0076),  # ZTE download
-        (0x1004, 0x61A1),  # LG memory debug
-        (0x1BC7, 0x900E),  # Telit crash/QDL
-    }
-)
-#: bInterfaceProtocol values of Sahara-capable vendor interfaces (§12.1: qdl's set; 0x10
-#: is what a QCS6490 in crash mode showed, 0x13 came from qdl issue #286).
-SAHARA_INTERFACE_PROTOCOLS: frozenset[int] = frozenset({0xFF, 0x10, 0x11, 0x13})
 
 #: §10.5 recommendation: consume a ZLP left behind by a full buffer with a short timeout
 #: (devices without ZLPs exist; a long timeout would stall every chunk).
@@ -262,17 +247,13 @@ def _is_in(ep: Any) -> bool:
 
 def _sahara_interface(dev: Any, known_ids: frozenset[tuple[int, int]]) -> Any | None:
     """The matching vendor interface of ``dev`` (descriptors only, no I/O), or None."""
-    qualcomm = dev.idVendor == QUALCOMM_VID
-    if not qualcomm and (dev.idVendor, dev.idProduct) not in known_ids:
+    if dev.idVendor != QUALCOMM_VID and (dev.idVendor, dev.idProduct) not in known_ids:
         return None
     for cfg in dev:
         for intf in cfg:
-            if intf.bInterfaceClass != 0xFF:
-                continue
-            if qualcomm and not (
-                intf.bInterfaceSubClass == 0xFF
-                and intf.bInterfaceProtocol in SAHARA_INTERFACE_PROTOCOLS
-            ):
+            if not is_sahara_interface(dev.idVendor, dev.idProduct, intf.bInterfaceClass,
+                                       intf.bInterfaceSubClass, intf.bInterfaceProtocol,
+                                       known_ids):
                 continue
             eps = [e for e in intf if _is_bulk(e)]
             if any(_is_in(e) for e in eps) and any(not _is_in(e) for e in eps):

@@ -97,3 +97,12 @@ def test_vid_pid_values_are_lowercase_hex(text: str) -> None:
     for ln in device_lines(text):
         for value in re.findall(r'=="([^"]+)"', ln):
             assert value == value.lower(), ln
+
+
+def test_oem_ids_of_the_transport_are_exactly_the_rules_non_qualcomm_ids() -> None:
+    # The usb transport's OEM list and the udev rule must not drift apart.
+    from qdlpy.usb_ids import OEM_IDS, QUALCOMM_VID
+
+    rule = {ids for ids in udev_rules.rule_ids(udev_rules.packaged_rules())
+            if ids[0] != QUALCOMM_VID}
+    assert rule == set(OEM_IDS)
