@@ -38,7 +38,7 @@ from qdlpy.chipinfo import HwId, hash_name, parse_chip_id_v3, parse_hw_id, parse
 from qdlpy.errors import DeviceNak, ProtocolError, WrongMode
 from qdlpy.protocols.constants import ExecCmd, Mode
 from qdlpy.protocols.packets import Hello
-from qdlpy.session import SaharaClient
+from qdlpy.session import SaharaClient, open_session
 from qdlpy.transport.base import DeviceIdentity, Transport
 
 log = logging.getLogger("qdlpy.info")
@@ -156,13 +156,10 @@ def read_info(transport: str | Transport | None = None, *, serial: str | None = 
 
     Raises DumpLost (exit 6, with the result attached) when ``force`` cost a crash dump.
     """
-    from qdlpy.transport import connect
-
-    t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
-    try:
-        client = SaharaClient(t, hello_timeout=hello_timeout)
+    with open_session(transport, serial=serial, usb_path=usb_path, timeout=timeout,
+                      hello_timeout=hello_timeout) as client:
         hello = client.wait_hello(Mode.MEMORY_DEBUG)
-        result = InfoResult(t.identity(), hello, "queried")
+        result = InfoResult(client.t.identity(), hello, "queried")
         result.reprovoked = client.reprovoked
         if result.holds_dump and not force:
             result.command_mode = "skipped"
@@ -180,8 +177,6 @@ def read_info(transport: str | Transport | None = None, *, serial: str | None = 
             raise DumpLost("the device refused a command and now accepts only RESET: the "
                            "crash dump can no longer be pulled", result)
         return result
-    finally:
-        t.close()
 
 
 def _enter(client: SaharaClient, result: InfoResult) -> None:

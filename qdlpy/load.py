@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 from qdlpy.errors import Disconnected, InputError, InvalidArgument, TransferTimeout, WrongMode
 from qdlpy.progress import NullProgress, ProgressSink
 from qdlpy.protocols.constants import MAX_READ_SIZE, ImageTxStatus, Mode
-from qdlpy.session import SaharaClient
+from qdlpy.session import open_session
 from qdlpy.transport.base import DeviceIdentity, Transport
 
 log = logging.getLogger("qdlpy.load")
@@ -248,50 +248,46 @@ def load(programmer: str | os.PathLike[str] | None,
     """
     records = plan_images(programmer, images, programmer_id=programmer_id)
     sink = progress or NullProgress()
-    with _opened(records) as files:
-        from qdlpy.transport import connect
-
-        t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
+    with _opened(records) as files, open_session(
+            transport, serial=serial, usb_path=usb_path, timeout=timeout,
+            hello_timeout=hello_timeout, data_timeout=io_timeout) as client:
+        hello = client.wait_hello(Mode.MEMORY_DEBUG)
+        if hello.mode == Mode.MEMORY_DEBUG:
+            raise WrongMode(
+                "the device holds a crash dump (memory-debug mode, HELLO mode 2): loading "
+                "a programmer would boot over it and the dump would be lost",
+                hint="pull the dump first (`qdlpy pull`); `qdlpy reset --force` discards it")
+        mode = Mode.IMAGE_TX_COMPLETE if hello.mode == Mode.IMAGE_TX_COMPLETE \
+            else Mode.IMAGE_TX_PENDING
+        server = _Server(records, files, sink)
+        sink.begin(sum(r.expected for r in records), len(records))
+        started = time.monotonic()
         try:
-            client = SaharaClient(t, hello_timeout=hello_timeout, data_timeout=io_timeout)
-            hello = client.wait_hello(Mode.MEMORY_DEBUG)
-            if hello.mode == Mode.MEMORY_DEBUG:
-                raise WrongMode(
-                    "the device holds a crash dump (memory-debug mode, HELLO mode 2): loading "
-                    "a programmer would boot over it and the dump would be lost",
-                    hint="pull the dump first (`qdlpy pull`); `qdlpy reset --force` discards it")
-            mode = Mode.IMAGE_TX_COMPLETE if hello.mode == Mode.IMAGE_TX_COMPLETE \
-                else Mode.IMAGE_TX_PENDING
-            server = _Server(records, files, sink)
-            sink.begin(sum(r.expected for r in records), len(records))
-            started = time.monotonic()
+            client.start_image_transfer(mode)
             try:
-                client.start_image_transfer(mode)
-                try:
-                    client.serve_images(server.provide, server.sent,
-                                        sole_image=len(records) == 1)
-                except (TransferTimeout, Disconnected) as exc:
-                    if client.image_tx_status != ImageTxStatus.PENDING:
-                        raise
-                    raise type(exc)(
-                        f"the device said more images are pending (DONE_RESP 0) but asked for "
-                        f"none ({exc.message})",
-                        hint="if this PBL says pending after its last image, load the "
-                             "programmer alone; otherwise the device's image list is not the "
-                             "one given with --image") from exc
-                server.finish("complete")
-            except BaseException:
-                server.finish("failed")
-                raise
-            finally:
-                sink.end()
-            seconds = time.monotonic() - started
-            status = client.image_tx_status
-            done = "complete" if status == ImageTxStatus.COMPLETE else "pending-tolerated"
-            if done != "complete":
-                log.info("DONE_RESP said pending after the only image: treated as done "
-                         "(the MSM8916-class PBL quirk)")
-            return LoadResult(t.identity(), hello.version, records, done, seconds,
-                              client.reprovoked)
+                client.serve_images(server.provide, server.sent,
+                                    sole_image=len(records) == 1)
+            except (TransferTimeout, Disconnected) as exc:
+                if client.image_tx_status != ImageTxStatus.PENDING:
+                    raise
+                raise type(exc)(
+                    f"the device said more images are pending (DONE_RESP 0) but asked for "
+                    f"none ({exc.message})",
+                    hint="if this PBL says pending after its last image, load the "
+                         "programmer alone; otherwise the device's image list is not the "
+                         "one given with --image") from exc
+            server.finish("complete")
+        except BaseException:
+            server.finish("failed")
+            raise
         finally:
-            t.close()
+            sink.end()
+        seconds = time.monotonic() - started
+        status = client.image_tx_status
+        done = "complete" if status == ImageTxStatus.COMPLETE else "pending-tolerated"
+        if done != "complete":
+            log.info("DONE_RESP said pending after the only image: treated as done "
+                     "(the MSM8916-class PBL quirk)")
+        return LoadResult(client.t.identity(), hello.version, records, done, seconds,
+                          client.reprovoked)
+

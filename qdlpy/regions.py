@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from qdlpy.session import DumpTable, SaharaClient
+from qdlpy.session import DumpTable, open_session
 from qdlpy.transport.base import DeviceIdentity, Transport
 
 
@@ -37,12 +37,7 @@ def read_regions(transport: str | Transport | None = None, *, serial: str | None
                  usb_path: str | None = None, timeout: float = 60.0,
                  hello_timeout: float = 1.0) -> RegionsResult:
     """Handshake in memory-debug mode, read the table, release the device untouched."""
-    from qdlpy.transport import connect
-
-    t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
-    try:
-        client = SaharaClient(t, hello_timeout=hello_timeout)
+    with open_session(transport, serial=serial, usb_path=usb_path, timeout=timeout,
+                      hello_timeout=hello_timeout) as client:
         table = client.open_memory_debug()
-        return RegionsResult(t.identity(), table, client.reprovoked)
-    finally:
-        t.close()
+        return RegionsResult(client.t.identity(), table, client.reprovoked)

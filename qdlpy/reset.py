@@ -27,7 +27,7 @@ from qdlpy.errors import DeviceNak, InvalidArgument, NoHello, ProtocolError
 from qdlpy.info import mode_name
 from qdlpy.protocols.constants import Mode
 from qdlpy.protocols.host import HostState
-from qdlpy.session import SaharaClient
+from qdlpy.session import open_session
 from qdlpy.transport.base import DeviceIdentity, Transport
 
 log = logging.getLogger("qdlpy.reset")
@@ -78,11 +78,8 @@ def reset_device(transport: str | Transport | None = None, *, serial: str | None
                  usb_path: str | None = None, timeout: float = 60.0,
                  hello_timeout: float = 1.0, force: bool = False) -> ResetResult:
     """RESET the device (see the module docstring for when it is refused)."""
-    from qdlpy.transport import connect
-
-    t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
-    try:
-        client = SaharaClient(t, hello_timeout=hello_timeout)
+    with open_session(transport, serial=serial, usb_path=usb_path, timeout=timeout,
+                      hello_timeout=hello_timeout) as client:
         mode: int | None = None
         try:
             mode = client.wait_hello(Mode.MEMORY_DEBUG).mode
@@ -109,6 +106,4 @@ def reset_device(transport: str | Transport | None = None, *, serial: str | None
                 "reboots it and the dump would be lost; no RESET was sent")
         client.reset()
         acknowledged = client.m.state is HostState.CLOSED
-        return ResetResult(t.identity(), state, mode, acknowledged, client.reprovoked)
-    finally:
-        t.close()
+        return ResetResult(client.t.identity(), state, mode, acknowledged, client.reprovoked)

@@ -12,9 +12,10 @@ data read; a HELLO that does not come within ~1 s is re-provoked with SWITCH_MOD
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from qdlpy.errors import (
     DeviceNak,
@@ -379,3 +380,18 @@ def _count_empty(data: bytes | int, empty: int, timeout: float) -> int:
         raise TransferTimeout(f"the device sent {MAX_EMPTY_READS} empty transfers in a row "
                               f"(timeout {timeout:g} s each) and no data")
     return empty + 1
+
+
+@contextlib.contextmanager
+def open_session(transport: str | Transport | None = None, *, serial: str | None = None,
+                 usb_path: str | None = None, timeout: float = 60.0,
+                 hello_timeout: float = 1.0, data_timeout: float = 30.0
+                 ) -> Iterator[SaharaClient]:
+    """Wait for the device, yield a SaharaClient on it, and always release it after."""
+    from qdlpy.transport import connect
+
+    t = connect(transport, serial=serial, usb_path=usb_path, timeout=timeout)
+    try:
+        yield SaharaClient(t, hello_timeout=hello_timeout, data_timeout=data_timeout)
+    finally:
+        t.close()
