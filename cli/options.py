@@ -30,6 +30,14 @@ def device_options(func: F) -> F:
     return func
 
 
+def progress_option(what: str) -> Callable[[F], F]:
+    """--progress auto|rich|plain|none, shared by the commands that move bulk data."""
+    return click.option(
+        "--progress", "progress_mode", default="auto", show_default=True,
+        type=click.Choice(["auto", "rich", "plain", "none"]),
+        help=f"Progress display (auto: {what} on a terminal, lines in logs, none with --json).")
+
+
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True,
                         help="Print one JSON document on stdout (versioned schema).")(func)

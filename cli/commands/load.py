@@ -6,7 +6,7 @@ import click
 from rich.markup import escape
 
 from qdlpy.cli import output as ui
-from qdlpy.cli.options import device_options, json_option
+from qdlpy.cli.options import device_options, json_option, progress_option
 from qdlpy.cli.progress import human, make_progress
 from qdlpy.load import PROGRAMMER_ID, LoadResult, load
 
@@ -37,9 +37,7 @@ def _parse_image(ctx: click.Context, param: click.Parameter,
               show_default=True, help="Image id of PROGRAMMER (13 = Firehose programmer).")
 @click.option("--io-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Seconds to wait for the device's next request.")
-@click.option("--progress", "progress_mode", default="auto", show_default=True,
-              type=click.Choice(["auto", "rich", "plain", "none"]),
-              help="Progress display (auto: bar on a terminal, lines in logs, none with --json).")
+@progress_option("a bar")
 @json_option
 def command(transport: str | None, serial: str | None, usb_path: str | None, timeout: float,
             programmer: str | None, images: list[tuple[int, str]], programmer_id: int,

@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 
 from qdlpy.cli import output as ui
-from qdlpy.cli.options import device_options, json_option, parse_size_option
+from qdlpy.cli.options import device_options, json_option, parse_size_option, progress_option
 from qdlpy.cli.progress import human, make_progress
 from qdlpy.dump import PullResult, pull
 from qdlpy.dump.manifest import Manifest
@@ -38,9 +38,7 @@ SCHEMA = "qdlpy.pull/1"
               help="Go on past a region that keeps timing out; exit 8 if any failed.")
 @click.option("--elf/--no-elf", default=True, show_default=True,
               help="Assemble minidump.elf (and full-dump ELFs) after the pull.")
-@click.option("--progress", "progress_mode", default="auto", show_default=True,
-              type=click.Choice(["auto", "rich", "plain", "none"]),
-              help="Progress display (auto: bars on a terminal, lines in logs, none with --json).")
+@progress_option("bars")
 @json_option
 def command(transport: str | None, serial: str | None, usb_path: str | None, timeout: float,
             output: str | None, regions: tuple[str, ...], exclude: tuple[str, ...],

@@ -39,6 +39,9 @@ def _file_reader(path: Path, base: int) -> Callable[[int, int], bytes]:
 
 
 def _entries(folder: Path) -> list[SourceEntry]:
+    # Not qdlpy.assemble.folder.scan_folder: that one only resolves names safely inside the
+    # folder, while a replayed device must serve whatever names its table lists (hostile
+    # ones included, tests/pull/test_names.py), exactly as a real device would.
     if (folder / DUMP_INFO).is_file():
         return parse_dump_info(read_text(folder / DUMP_INFO))
     if (folder / MANIFEST).is_file():
