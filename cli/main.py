@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "pull": "pull",
     "assemble": "assemble",
     "inspect": "inspect",
+    "dmesg": "dmesg",
+    "report": "report",
     "info": "info",
     "load": "load",
     "reset": "reset",
