@@ -77,7 +77,7 @@ class Dump:
     entries: list[Entry] = dataclasses.field(default_factory=list)  # a folder's table
     manifest: dict[str, Any] | None = None
     style: str | None = None  # kmemdump | downstream (a kernel header) | None
-    header_banner: str | None = None  # downstream: linux_banner inside the header
+    header_banner: str | None = None  # downstream: the header's copy of linux_banner
     notes: list[str] = dataclasses.field(default_factory=list)  # warnings while opening
     sources: list[Source] = dataclasses.field(default_factory=list)
 
@@ -189,19 +189,8 @@ def _open_elf(path: Path) -> Dump:
     _attach_core(dump, core, None)
     _elf_regions(dump, core, _sibling_names(path.parent) if not all(
         s.name for s in core.segments) else {})
-    dump.header_banner = _banner_in(dump)
     dump.manifest = _read_manifest(path.parent)
     return dump
-
-
-def _banner_in(dump: Dump) -> str | None:
-    reg = dump.region("linux_banner")
-    first = reg.blob.ranges()[:1] if reg else []
-    raw = reg.blob.get(0, min(first[0][1], 512)) if reg and first and first[0][0] == 0 else None
-    if not raw:
-        return None
-    text = raw.split(b"\0", 1)[0].decode("ascii", errors="replace").strip()
-    return text if text.startswith("Linux version ") else None
 
 
 def _open_folder(path: Path) -> Dump:
@@ -224,7 +213,6 @@ def _open_folder(path: Path) -> Dump:
         _attach_core(dump, ElfCore(source, f"{path} (assembled in memory)"), plan.vmcoreinfo)
         if plan.info.style == "downstream" and plan.info.osrelease:
             dump.header_banner = _banner_from_header(dump, plan.plan.pieces[0].data)
-    dump.header_banner = dump.header_banner or _banner_in(dump)
     return dump
 
 
