@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -36,6 +37,7 @@ __all__ = ["inspect_elf"]
 _MAX_NOTES = 16 * 1024 * 1024
 _VMCOREINFO_HEADER_NAME = b"VMCOREINFO\0\0"
 _MAX_TABLES = 64 * 1024 * 1024
+_BANNER = re.compile(rb"Linux version (\S+)")
 
 
 def _pread(fd: int, offset: int, n: int, size: int) -> bytes:
@@ -143,6 +145,12 @@ def _inspect(fd: int, path: Path) -> InspectReport:
         rep.warnings.append("no VMCOREINFO note: crash works only with --minimal and "
                             "cannot detect KASLR")
     info.osrelease, info.kerneloffset, info.page_size = kernel_facts(info.vmcoreinfo)
+    if info.osrelease is None:  # downstream headers carry linux_banner instead of VMCOREINFO
+        banner = next((sh for sh in shdrs if sh.type == SHT_PROGBITS
+                       and names.get(sh.offset) == "linux_banner"), None)
+        if banner is not None:
+            hit = _BANNER.search(_pread(fd, banner.offset, min(banner.size, 1024), size))
+            info.osrelease = hit.group(1).decode("ascii", errors="replace") if hit else None
 
     expected = 0
     for i, ph in enumerate(phdrs):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from qdlpy.errors import EncryptedDump, InputError
 
-from .classify import RegionKind
+from .classify import RegionKind, as_kernel
 from .coreimage import NMAX, PRPSINFO_SIZE, PRSTATUS_SIZE, VMCOREINFO_NOTE_HEADER, core_notes
 from .elf import (
     EHDR_SIZE,
@@ -563,6 +563,14 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
             hit = _BANNER.search(data[sh.offset : sh.offset + sh.size])
             if hit:
                 info.osrelease = hit.group(1).decode("ascii", errors="replace")
+    # A region belongs to the kernel ELF when the header lists it: the K prefix is only a
+    # hint (vendor kernels register md_LOG_DESC / md_LOG_INFO, the printk ring's descriptor
+    # and info arrays, without it). Those entries join the kernel pool and, once placed,
+    # are reclassified as kernel regions so that no group ELF copies them again.
+    listed = {n.lower() for ns in names.values() for n in ns}
+    others = others + [e for e in scan.entries if e.cls.kind is RegionKind.SUBSYSTEM
+                       and (e.cls.name.lower() in listed
+                            or f"{e.cls.name}{e.cls.id}".lower() in listed)]
     # LRDP's view: md_<name>.BIN per section name, duplicates in seq order (§3.4, §4.2).
     # A name that ends in digits ("KCPU0") is also indexed whole, since the id split is a guess.
     by_name: dict[str, list[Entry]] = {}
@@ -604,7 +612,10 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
                                         ph.filesz, ph.memsz, status, detail))
         end = max(end, ph.offset + ph.filesz)
     info.placements = placements
-    unreferenced = [e for e in others if id(e) not in used]
+    for e in others:
+        if id(e) in used and e.cls.kind is not RegionKind.KERNEL:
+            e.cls = as_kernel(e.cls)
+    unreferenced = [e for e in others if id(e) not in used and e.cls.kind is RegionKind.KERNEL]
     info.unreferenced = [e.label for e in unreferenced]
     if unreferenced:
         policy.warn(f"{len(unreferenced)} md_K region(s) not described by {label}: "
