@@ -90,3 +90,15 @@ def core(segs: Sequence[Seg], vmcoreinfo: bytes | None, *, bits: int = 64, endia
     ehdr = struct.pack(ehdr_fmt, ident, 4, machine, 1, 0, ehsize, shoff, 0, ehsize, phsize,
                        phnum, shsize if shnum else 0, shnum, shstrndx)
     return ehdr + b"".join(phdrs) + bytes(body)
+
+
+def elf_with_build_id(build_id: bytes, *, machine: int = EM_AARCH64) -> bytes:
+    """A tiny ET_EXEC whose PT_NOTE holds NT_GNU_BUILD_ID (what a vmlinux carries)."""
+    note = struct.pack("<III", 4, len(build_id), 3) + b"GNU\0" + build_id
+    note += bytes(-len(note) % 4)
+    ehsize, phsize = 64, 56
+    ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    ehdr = struct.pack("<16sHHIQQQIHHHHHH", ident, 2, machine, 1, 0, ehsize, 0, 0, ehsize,
+                       phsize, 1, 0, 0, 0)
+    phdr = struct.pack("<IIQQQQQQ", 4, 4, ehsize + phsize, 0, 0, len(note), len(note), 4)
+    return ehdr + phdr + note

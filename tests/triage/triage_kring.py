@@ -76,7 +76,7 @@ class LocklessRing:
     # --- data ring ------------------------------------------------------------------------
     def _push_data_tail(self, lpos: int) -> bool:
         """Invalidate the oldest blocks until the tail reaches ``lpos`` (data_push_tail)."""
-        while ((lpos - self.tail_lpos) & self.lpos_mask) - 1 < self.size:
+        while ((lpos - self.tail_lpos - 1) & self.lpos_mask) < self.size:  # unsigned in C
             at = self.tail_lpos % self.size
             rid = int.from_bytes(self.data[at : at + self.lay.word],
                                  "little" if self.lay.endian == "<" else "big")
