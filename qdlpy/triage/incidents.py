@@ -29,7 +29,9 @@ _TRIGGERS: list[tuple[str, re.Pattern[str]]] = [
     ("bug", re.compile(r"^(BUG: |kernel BUG at )")),
     ("warning", re.compile(r"^WARNING: ")),
 ]
-SEVERITY = {"panic": 5, "oops": 4, "bug": 4, "hard-lockup": 3, "soft-lockup": 3,
+# An incident takes its most severe line's kind: x86's "BUG: kernel NULL pointer
+# dereference" followed by "Oops:" is an oops.
+SEVERITY = {"panic": 6, "oops": 5, "bug": 4, "hard-lockup": 3, "soft-lockup": 3,
             "rcu-stall": 2, "hung-task": 2, "warning": 1}
 _TRACE_START = re.compile(r"^\s*Call [Tt]race:")
 FRAME = re.compile(r"^\s*(?P<unreliable>\? )?(?P<func>[\w.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+"
@@ -71,6 +73,14 @@ def _lines(records: list[Record]) -> list[tuple[int, str]]:
     return out
 
 
+def _same_report(current: str, new: str) -> bool:
+    """Whether a trigger line continues the report in progress: an oops is announced in
+    several lines ("Unable to handle ..." / "BUG: ..." then "Internal error: Oops" /
+    "Oops:"); anything else starts a new incident (a panic that ends one is joined to it
+    afterwards)."""
+    return current in ("oops", "bug") and new in ("oops", "bug")
+
+
 def _collect(lines: list[tuple[int, str]], start: int, records: list[Record]) -> \
         tuple[Incident, int]:
     """The incident starting at ``lines[start]`` and the index after its last line."""
@@ -83,22 +93,23 @@ def _collect(lines: list[tuple[int, str]], start: int, records: list[Record]) ->
     i = start + 1
     while i < len(lines) and len(inc.lines) < _MAX_LINES:
         text = lines[i][1]
+        end = bool(_END.match(text))
+        k = None if end else _kind(text)
+        if k is not None and not _same_report(inc.kind, k):
+            break
         if _TRACE_START.match(text):
             in_trace = True
         elif in_trace and not (FRAME.match(text) or _TRACE_MARK.match(text)):
             in_trace, traced = False, True
-            if not (_kind(text) or _END.match(text) or text.startswith("Code: ")):
+            if not (k or end or text.startswith("Code: ")):
                 break
         elif in_trace and FRAME.match(text) and not traced:
             inc.frames.append(text.strip())
-        k = _kind(text)
-        if k == "panic":
-            inc.panic_line = text
         if k is not None and SEVERITY[k] > SEVERITY[inc.kind]:
             inc.kind = k
         inc.lines.append(text)
         i += 1
-        if _END.match(text) or (k == "panic" and traced):
+        if end:
             break
     return inc, i
 

@@ -215,6 +215,7 @@ class _Reader:
         for slot in range(self.ring.count):
             d = self.desc(slot)
             if d is None:
+                self.out.skip("descriptors not in the dump")
                 continue
             rid = d[0] & self.id_mask
             if rid % self.ring.count != slot or d[0] >> self.shift not in (_COMMITTED,

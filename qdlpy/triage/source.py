@@ -20,7 +20,7 @@ from typing import Protocol
 
 from qdlpy.errors import InputError
 
-__all__ = ["Hole", "Source", "FileSource", "PieceSpec", "PlanSource", "map_file"]
+__all__ = ["Hole", "Source", "FileSource", "PieceSpec", "PlanSource", "BytesSource", "map_file"]
 
 
 class Hole(Exception):
@@ -172,3 +172,25 @@ class PlanSource:
             with contextlib.suppress(BufferError):
                 m.close()
         self._maps.clear()
+
+
+class BytesSource:
+    """An ELF image held in memory (fuzz harnesses, tests)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.size = len(data)
+
+    def extents(self) -> list[tuple[int, int]]:
+        return [(0, self.size)] if self.size else []
+
+    def read(self, offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise Hole(offset, length)
+        return self._data[offset : offset + length]
+
+    def view(self, offset: int, length: int) -> memoryview:
+        return memoryview(self.read(offset, length))
+
+    def close(self) -> None:
+        return None

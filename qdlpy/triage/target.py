@@ -116,6 +116,7 @@ def _attach_core(dump: Dump, core: ElfCore, vmcoreinfo: bytes | None) -> None:
     raw = vmcoreinfo if vmcoreinfo and vmcoreinfo.strip(b"\0") else core.vmcoreinfo()
     if raw is None:
         raw = _stranded_vmcoreinfo(core)
+        raw = raw if raw and raw.strip(b"\0") else None  # zeros: the region was missing
         if raw is not None:
             dump.notes.append("the CORE notes before VMCOREINFO are corrupt; VMCOREINFO was "
                               "read from its fixed place")
