@@ -544,6 +544,22 @@ def _kmemdump(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: lis
 _BANNER = re.compile(rb"Linux version (\S+)")
 
 
+def _listed_elsewhere(scan: FolderScan, names: dict[int, list[str]]) -> list[Entry]:
+    """Non-K entries the header lists by section name. A region belongs to the kernel ELF
+    when the header lists it: the K prefix is only a hint (vendor kernels register
+    md_LOG_DESC / md_LOG_INFO, the printk ring's descriptor and info arrays, without it)."""
+    listed = {n.lower() for ns in names.values() for n in ns}
+    return [e for e in scan.entries if e.cls.kind is RegionKind.SUBSYSTEM
+            and (e.cls.name.lower() in listed or f"{e.cls.name}{e.cls.id}".lower() in listed)]
+
+
+def _claim(placed: list[Entry]) -> None:
+    """Placed entries are kernel regions from now on, so that no group ELF copies them."""
+    for e in placed:
+        if e.cls.kind is not RegionKind.KERNEL:
+            e.cls = as_kernel(e.cls)
+
+
 def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: list[Phdr],
                 others: list[Entry], output: Path, policy: _Policy) -> KernelResult:
     label = header.label
@@ -563,14 +579,7 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
             hit = _BANNER.search(data[sh.offset : sh.offset + sh.size])
             if hit:
                 info.osrelease = hit.group(1).decode("ascii", errors="replace")
-    # A region belongs to the kernel ELF when the header lists it: the K prefix is only a
-    # hint (vendor kernels register md_LOG_DESC / md_LOG_INFO, the printk ring's descriptor
-    # and info arrays, without it). Those entries join the kernel pool and, once placed,
-    # are reclassified as kernel regions so that no group ELF copies them again.
-    listed = {n.lower() for ns in names.values() for n in ns}
-    others = others + [e for e in scan.entries if e.cls.kind is RegionKind.SUBSYSTEM
-                       and (e.cls.name.lower() in listed
-                            or f"{e.cls.name}{e.cls.id}".lower() in listed)]
+    others = others + _listed_elsewhere(scan, names)
     # LRDP's view: md_<name>.BIN per section name, duplicates in seq order (§3.4, §4.2).
     # A name that ends in digits ("KCPU0") is also indexed whole, since the id split is a guess.
     by_name: dict[str, list[Entry]] = {}
@@ -612,9 +621,7 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
                                         ph.filesz, ph.memsz, status, detail))
         end = max(end, ph.offset + ph.filesz)
     info.placements = placements
-    for e in others:
-        if id(e) in used and e.cls.kind is not RegionKind.KERNEL:
-            e.cls = as_kernel(e.cls)
+    _claim([e for e in others if id(e) in used])
     unreferenced = [e for e in others if id(e) not in used and e.cls.kind is RegionKind.KERNEL]
     info.unreferenced = [e.label for e in unreferenced]
     if unreferenced:

@@ -82,8 +82,8 @@ def _warning(arch: str, release: str) -> list[str]:
     taint = f"Tainted: G           O       {release} #1"
     return [
         "------------[ cut here ]------------",
-        "WARNING: CPU: 1 PID: 87 at drivers/soc/qcom/sim_wdog.c:42 "
-        "sim_wdog_probe+0x44/0x80 [qcom_sim_wdog]",
+        ("WARNING: CPU: 1 PID: 87 at drivers/soc/qcom/sim_wdog.c:42 "
+        "sim_wdog_probe+0x44/0x80 [qcom_sim_wdog]"),
         "Modules linked in: qcom_sim_wdog(O)",
         f"CPU: 1 PID: 87 Comm: kworker/1:2 {taint}",
         "Call trace:" if arch != "x86_64" else "Call Trace:",
@@ -191,7 +191,10 @@ def _place(lines: list[bytes], size: int) -> list[tuple[int, int]]:
     for text in lines:
         blk = (8 + len(text) + 7) & ~7
         begin, end = pos, pos + blk
-        if begin // size != (end - 1) // size:  # would cross a lap: starts the next one
+        # 6.1's rule: a block whose end position lies in the next lap (even exactly at its
+        # start) is stored at the start of the ring. Kernels from 2025 let a block end
+        # exactly at the end of the ring; vmcore-dmesg misreads those.
+        if begin // size != end // size:
             end = (end // size) * size + blk
         out.append((begin & ((1 << 64) - 1), end & ((1 << 64) - 1)))
         pos = end
@@ -217,7 +220,8 @@ def lockless(lines: list[Line], count: int, size: int, *, descs_va: int, infos_v
     id_mask = (1 << _DESC_BITS) - 1  # ids wrap within the 62 bits under the state
     for k, (ln, text, (begin, nxt)) in enumerate(zip(lines, texts, blocks)):
         rid = (first_id + k) & id_mask
-        at = 0 if begin // size != (nxt - 1) // size else begin % size
+        wrapped = ((nxt - begin) & ((1 << 64) - 1)) > ((8 + len(text) + 7) & ~7)
+        at = 0 if wrapped else begin % size
         data[begin % size : begin % size + 8] = rid.to_bytes(8, "little")
         data[at : at + 8] = rid.to_bytes(8, "little")
         data[at + 8 : at + 8 + len(text)] = text

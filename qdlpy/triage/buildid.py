@@ -89,7 +89,7 @@ def _search(dirs: Sequence[Path], build_id: str) -> str | None:
 def _ask(url: str, build_id: str) -> dict[str, str]:
     full = f"{url.rstrip('/')}/buildid/{build_id}/debuginfo"
     try:
-        with urllib.request.urlopen(full, timeout=_TIMEOUT) as resp:  # noqa: S310
+        with urllib.request.urlopen(full, timeout=_TIMEOUT) as resp:
             resp.read(4)
             return {"url": full, "status": "found"}
     except urllib.error.HTTPError as exc:

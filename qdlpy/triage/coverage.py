@@ -32,11 +32,11 @@ class RegionStatus:
 
 # name -> (what a missing one costs, what a partial one costs)
 _COSTS: dict[str, tuple[str, str]] = {
-    "vmcoreinfo": ("no VMCOREINFO: the log, the build ID and the uts name cannot be located; "
-                   "crash works only with --minimal", ""),
+    "vmcoreinfo": (("no VMCOREINFO: the log, the build ID and the uts name cannot be located; "
+                   "crash works only with --minimal"), ""),
     "prb": ("no log: prb (the pointer to the printk ring) missing", ""),
-    "printk ring header": ("no log: the printk_ringbuffer prb points to (printk_rb_dynamic or "
-                           "printk_rb_static) missing", ""),
+    "printk ring header": (("no log: the printk_ringbuffer prb points to (printk_rb_dynamic or "
+                           "printk_rb_static) missing"), ""),
     "prb_descs": ("no log: prb_descs missing", "records whose descriptor is missing are skipped"),
     "prb_infos": ("no log: prb_infos missing", "records whose info is missing are skipped"),
     "prb_data": ("no log: prb_data missing", "records whose text is missing are skipped"),
@@ -45,8 +45,8 @@ _COSTS: dict[str, tuple[str, str]] = {
     "md_LOG_DESC": ("no log: md_LOG_DESC missing (md_KLOGBUF alone is read as log_buf)",
                     "records whose descriptor is missing are skipped"),
     "md_LOG_INFO": ("no log: md_LOG_INFO missing", "records whose info is missing are skipped"),
-    "init_uts_ns": ("no node name and no version string (the release still comes from "
-                    "VMCOREINFO or linux_banner)", "node name or version may be missing"),
+    "init_uts_ns": (("no node name and no version string (the release still comes from "
+                    "VMCOREINFO or linux_banner)"), "node name or version may be missing"),
     "linux_banner": ("no banner (compiler and build host)", ""),
     "tainted_mask": ("taint flags only from the log's last Tainted: line", ""),
     "taint_flags": ("taint letters from qdlpy's own table, which may lag new kernels", ""),
@@ -79,10 +79,12 @@ def _lockless(mem: Memory, vi: Vmcoreinfo) -> list[RegionStatus]:
     head = mem.read(rb, size)
     if head is None:
         return out
-    order = "little" if mem.endian == "<" else "big"
+    big = mem.endian == ">"
 
     def field(off: int, n: int) -> int:
-        return int.from_bytes(head[off : off + n], order) if off + n <= len(head) else 0
+        if off + n > len(head):
+            return 0
+        return int.from_bytes(head[off : off + n], "big" if big else "little")
 
     dr, tr = vi.offset("printk_ringbuffer.desc_ring"), vi.offset("printk_ringbuffer.text_data_ring")
     count_bits = field(dr + vi.offset("prb_desc_ring.count_bits"), 4)
@@ -136,10 +138,9 @@ def _named(dump: Dump, done: set[str]) -> list[RegionStatus]:
             continue
         reg = dump.region(role)
         if reg is None:
-            if role in ("klogbuf", "log_desc", "log_info") and vendor:
-                out.append(RegionStatus(name, "missing", "not in the region table",
-                                        _COSTS[name][0]))
-            elif role in ("tainted_mask", "linux_banner") and dump.style == "kmemdump":
+            expected = (vendor and role in ("klogbuf", "log_desc", "log_info")) or \
+                (dump.style == "kmemdump" and role in ("tainted_mask", "linux_banner"))
+            if expected:
                 out.append(RegionStatus(name, "missing", "not in the region table",
                                         _COSTS[name][0]))
             continue

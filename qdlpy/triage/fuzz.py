@@ -13,11 +13,11 @@ from .kernel_log import read_log
 from .legacy import read_legacy, read_vendor_legacy
 from .locate import LegacyBuffer
 from .lockless import VENDOR_LAYOUTS, Ring, read_ring
+from .memory import Memory
 from .records import LogRead
 from .source import BytesSource
 from .target import Dump
 from .translate import translator
-from .memory import Memory
 from .vmcoreinfo import Vmcoreinfo
 
 __all__ = ["fuzz_elf_core", "fuzz_lockless_ring", "fuzz_log_buf", "fuzz_vendor_log_buf"]

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from .blob import Blob
+from .blob import Blob, Buffer
 from .records import LogRead, Record
 
 __all__ = ["RingLayout", "Ring", "read_ring", "MAX_COUNT_BITS", "MAX_SIZE_BITS",
@@ -104,6 +104,28 @@ class Ring:
         return 1 << self.size_bits
 
 
+Unpack = Callable[[Buffer, int], tuple[int, ...]]
+
+
+def _gather(endian: str, fields: list[tuple[int, str]]) -> Unpack:
+    """One unpack of several fields at fixed offsets, returned in the order given (the
+    offsets come from VMCOREINFO; overlapping ones fall back to one unpack each)."""
+    order = sorted(range(len(fields)), key=lambda i: fields[i][0])
+    fmt, pos = endian, 0
+    for i in order:
+        off, code = fields[i]
+        if off < pos:
+            each = [(o, struct.Struct(endian + c)) for o, c in fields]
+            return lambda buf, at: tuple(st.unpack_from(buf, at + o)[0] for o, st in each)
+        fmt += (f"{off - pos}x" if off > pos else "") + code
+        pos = off + struct.calcsize(endian + code)
+    unpack = struct.Struct(fmt).unpack_from
+    if order == list(range(len(fields))):
+        return unpack
+    where = [order.index(i) for i in range(len(fields))]
+    return lambda buf, at: tuple(unpack(buf, at)[j] for j in where)
+
+
 class _Reader:
     """Decodes records of one ring; per-slot structs are precompiled for speed."""
 
@@ -112,68 +134,71 @@ class _Reader:
         self.ring, self.out, self.lay = ring, out, lay
         wf = "I" if lay.word == 4 else "Q"
         self.word_s = struct.Struct(lay.endian + wf)
-        self.u64 = struct.Struct(lay.endian + "Q")
-        self.u32 = struct.Struct(lay.endian + "I")
-        self.u16 = struct.Struct(lay.endian + "H")
+        self.desc_unpack = _gather(lay.endian, [(lay.state_off, wf), (lay.begin_off, wf),
+                                                (lay.next_off, wf)])
+        info_fields = [(lay.seq_off, "Q"), (lay.ts_off, "Q"), (lay.text_len_off, "H")]
+        if lay.caller_off is not None:
+            info_fields.append((lay.caller_off, "I"))
+        self.info_unpack = _gather(lay.endian, info_fields)
         self.bits = lay.word * 8
         self.lpos_mask = (1 << self.bits) - 1
         self.shift = self.bits - 2
         self.id_mask = (1 << self.shift) - 1
-        self.descs = ring.descs.buffer()  # fast path when the array is whole
+        self.descs = ring.descs.buffer()  # fast paths when an array is whole
         self.infos = ring.infos.buffer()
+        self.data = ring.data.buffer()
 
-    def desc(self, slot: int) -> tuple[int, int, int] | None:
-        lay = self.lay
-        at = slot * lay.desc_size
+    def desc(self, slot: int) -> tuple[int, ...] | None:
+        """(state_var, begin, next) of a slot."""
+        at = slot * self.lay.desc_size
         buf = self.descs
         if buf is None:
-            raw = self.ring.descs.get(at, lay.desc_size)
-            if raw is None:
+            buf, at = self.ring.descs.get(at, self.lay.desc_size), 0
+            if buf is None:
                 return None
-            buf, at = raw, 0
-        unpack = self.word_s.unpack_from
-        return (unpack(buf, at + lay.state_off)[0], unpack(buf, at + lay.begin_off)[0],
-                unpack(buf, at + lay.next_off)[0])
+        return self.desc_unpack(buf, at)
 
-    def info(self, slot: int) -> tuple[int, int, int, int | None] | None:
-        lay = self.lay
-        at = slot * lay.info_size
+    def info(self, slot: int) -> tuple[int, ...] | None:
+        """(seq, ts_nsec, text_len[, caller_id]) of a slot."""
+        at = slot * self.lay.info_size
         buf = self.infos
         if buf is None:
-            raw = self.ring.infos.get(at, lay.info_size)
-            if raw is None:
+            buf, at = self.ring.infos.get(at, self.lay.info_size), 0
+            if buf is None:
                 return None
-            buf, at = raw, 0
-        caller = None if lay.caller_off is None else \
-            self.u32.unpack_from(buf, at + lay.caller_off)[0]
-        return (self.u64.unpack_from(buf, at + lay.seq_off)[0],
-                self.u64.unpack_from(buf, at + lay.ts_off)[0],
-                self.u16.unpack_from(buf, at + lay.text_len_off)[0], caller)
+        return self.info_unpack(buf, at)
+
+    def _bytes(self, at: int, n: int) -> bytes | None:
+        if self.data is not None:
+            return bytes(self.data[at : at + n])
+        return self.ring.data.get(at, n)
 
     def text(self, rid: int, begin: int, nxt: int, text_len: int) -> tuple[bytes, bool] | str:
         """(text, truncated) of a data block, or why it cannot be trusted."""
-        size, bits, word = self.ring.data_size, self.ring.size_bits, self.lay.word
+        size, bits, word, mask = (self.ring.data_size, self.ring.size_bits, self.lay.word,
+                                  self.lpos_mask)
         if begin & 1 or nxt & 1:  # data-less: no text was stored
             return (b"", False) if begin == nxt else "invalid text block positions"
-        if begin >> bits == ((nxt - 1) & self.lpos_mask) >> bits and begin < nxt:
-            at, block = begin & (size - 1), nxt - begin  # inside one lap
-        elif ((begin + size) & self.lpos_mask) >> bits == nxt >> bits:
+        # Positions are unsigned longs that overflow: sizes are taken modulo the word.
+        span = (nxt - begin) & mask
+        if 0 < span <= size and begin >> bits == ((nxt - 1) & mask) >> bits:
+            at, block = begin & (size - 1), span  # inside one lap (or ending exactly at it)
+        elif ((begin + size) & mask) >> bits == nxt >> bits:
             at, block = 0, nxt & (size - 1)  # wrapped: the bytes are at the ring's start
         else:
             return "invalid text block positions"
         if begin % word or nxt % word or block < word or block > size:
             return "invalid text block positions"
-        head = self.ring.data.get(at, word)
+        head = self._bytes(at, word)
         if head is None:
             return "text not in the dump"
         if self.word_s.unpack(head)[0] & self.id_mask != rid:
             return "text block overwritten by a newer record"
         room = block - word
-        truncated = text_len > room  # vmcore-dmesg cuts such a record to its block
-        text = self.ring.data.get(at + word, min(text_len, room))
+        text = self._bytes(at + word, min(text_len, room))
         if text is None:
             return "text not in the dump"
-        return text, truncated
+        return text, text_len > room  # vmcore-dmesg cuts such a record to its block
 
     def record(self, rid: int, slot: int) -> Record | str | None:
         """The record of id ``rid`` at ``slot``; a reason when it cannot be proven; None
@@ -188,7 +213,8 @@ class _Reader:
         inf = self.info(slot)
         if inf is None:
             return "record infos not in the dump"
-        seq, ts, text_len, caller = inf
+        seq, ts, text_len = inf[:3]
+        caller = inf[3] if len(inf) > 3 else None
         if seq % self.ring.count != slot:
             return "record info does not belong to its descriptor"
         got = self.text(rid, begin, nxt, text_len)

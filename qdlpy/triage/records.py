@@ -22,7 +22,7 @@ def caller_text(caller_id: int | None) -> str | None:
     return f"T{caller_id}"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class Record:
     """One printk record."""
 

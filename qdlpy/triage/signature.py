@@ -20,17 +20,18 @@ from .incidents import FRAME, Incident
 __all__ = ["Signature", "signature", "group", "normalise_line"]
 
 TOP_FRAMES = 4
-_REPORTING = frozenset("""
-dump_backtrace show_stack dump_stack dump_stack_lvl panic die __die die_kernel_fault
-oops_end arm64_notify_die do_kernel_fault __do_kernel_fault do_page_fault
-do_translation_fault do_mem_abort do_bad_area el1_abort el1_da el1h_64_sync_handler
-el1h_64_sync el1_sync_handler el1_sync exc_page_fault asm_exc_page_fault page_fault_oops
-kernelmode_fixup_or_oops no_context __bad_area_nosemaphore bad_area_nosemaphore
-do_user_addr_fault handle_page_fault __warn warn_slowpath_fmt report_bug handle_bug
-exc_invalid_op asm_exc_invalid_op bug_handler brk_handler call_break_hook
-do_debug_exception el1_dbg el1h_64_sync_handler show_regs __show_regs
-watchdog_timer_fn print_irqtrace_events
-""".split())
+_REPORTING = frozenset((
+    "dump_backtrace", "show_stack", "dump_stack", "dump_stack_lvl", "panic", "die", "__die",
+    "die_kernel_fault", "oops_end", "arm64_notify_die", "do_kernel_fault", "__do_kernel_fault",
+    "do_page_fault", "do_translation_fault", "do_mem_abort", "do_bad_area", "el1_abort",
+    "el1_da", "el1h_64_sync_handler", "el1h_64_sync", "el1_sync_handler", "el1_sync",
+    "exc_page_fault", "asm_exc_page_fault", "page_fault_oops", "kernelmode_fixup_or_oops",
+    "no_context", "__bad_area_nosemaphore", "bad_area_nosemaphore", "do_user_addr_fault",
+    "handle_page_fault", "__warn", "warn_slowpath_fmt", "report_bug", "handle_bug",
+    "exc_invalid_op", "asm_exc_invalid_op", "bug_handler", "brk_handler", "call_break_hook",
+    "do_debug_exception", "el1_dbg", "el1h_64_sync_handler", "show_regs", "__show_regs",
+    "watchdog_timer_fn", "print_irqtrace_events",
+))
 _SUBS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b0x[0-9a-fA-F]+\b"), "ADDR"),
     (re.compile(r"\b[0-9a-fA-F]{8,}\b"), "ADDR"),

@@ -100,7 +100,7 @@ class PieceSpec(Protocol):
 
 
 class _Piece:
-    __slots__ = ("start", "end", "buf", "base")
+    __slots__ = ("base", "buf", "end", "start")
 
     def __init__(self, start: int, end: int, buf: mmap.mmap | bytes, base: int) -> None:
         self.start, self.end, self.buf, self.base = start, end, buf, base

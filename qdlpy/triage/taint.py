@@ -64,11 +64,11 @@ def _from_regions(dump: Dump) -> Taint | None:
     if reg is None:
         return None
     word = dump.core.word if dump.core is not None else 8
-    order = "little" if dump.core is None or dump.core.endian == "<" else "big"
     raw = reg.blob.get(0, word)
     if raw is None:
         return None
-    mask = int.from_bytes(raw, order)
+    mask = int.from_bytes(raw, "big" if dump.core is not None and dump.core.endian == ">"
+                          else "little")
     table = _letters_table(dump)
     letters, names = "", []
     for bit in range(word * 8):

@@ -41,11 +41,11 @@ def read_vendor_regions(text: NamedRegion, descs: NamedRegion | None,
     """The log of vendor regions (``descs``/``infos`` None: the legacy ``log_buf``)."""
     if descs is None and infos is None:
         out = LogRead("vendor-log_buf", "")
-        lay = read_vendor_legacy(text.blob, out)
-        if lay is None:
+        legacy = read_vendor_legacy(text.blob, out)
+        if legacy is None:
             raise NoLog(f"{text.name} holds no printk_log records in any layout qdlpy knows, "
                         "and md_LOG_DESC/md_LOG_INFO are absent, so it is not the 5.10+ ring")
-        out.detail = (f"vendor log_buf in {text.name}, no VMCOREINFO: assumed {lay.name}; "
+        out.detail = (f"vendor log_buf in {text.name}, no VMCOREINFO: assumed {legacy.name}; "
                       "records found by their own lengths and timestamps")
         return out
     d = _present(descs, "md_LOG_DESC (the descriptors)")

@@ -78,7 +78,7 @@ def test_missing_prb_data_is_an_error_naming_it(tmp_path: Path) -> None:
 def test_missing_vmcoreinfo_key_is_named(key: str, tmp_path: Path) -> None:
     r = ring()
     segs, _, _ = lockless_segments(r)
-    header, keys = r.header_bytes(segs[2].vaddr, segs[3].vaddr, segs[4].vaddr)
+    _header, keys = r.header_bytes(segs[2].vaddr, segs[3].vaddr, segs[4].vaddr)
     keys = {**keys, **r.layout_keys()}
     del keys[key]
     path = tmp_path / "core.elf"

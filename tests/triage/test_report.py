@@ -102,8 +102,8 @@ def test_a_missing_log_region_says_what_it_costs(tmp_path: Path) -> None:
 
 def _crash_core(tmp_path: Path, name: str, func: str, pid: int, addr: int) -> Path:
     ring = LocklessRing(5, 12)
-    lines = ["Booting", f"Unable to handle kernel NULL pointer dereference at virtual address "
-             f"{addr:016x}", "Internal error: Oops: 96000005 [#1] SMP",
+    lines = ["Booting", (f"Unable to handle kernel NULL pointer dereference at virtual address "
+             f"{addr:016x}"), "Internal error: Oops: 96000005 [#1] SMP",
              f"CPU: {pid % 8} PID: {pid} Comm: sh Not tainted 6.1.0 #1", "Call trace:",
              f" {func}+0x{pid % 64:x}/0x40", " vfs_write+0xc8/0x2b0", " ksys_write+0x6c/0x100",
              "---[ end trace 0000000000000000 ]---",
@@ -164,7 +164,7 @@ def debuginfod_server() -> Iterator[tuple[str, list[str]]]:
     asked: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             asked.append(self.path)
             found = self.path == f"/buildid/{known}/debuginfo"
             self.send_response(200 if found else 404)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import run_qdlpy
 from triage_build import boot_log, lockless_core, vendor_folder
-from triage_kring import LegacyLog, Layout, LocklessRing
+from triage_kring import Layout, LegacyLog, LocklessRing
 from triage_oracle import vmcore_dmesg
 
 import qdlpy
