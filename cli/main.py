@@ -11,22 +11,19 @@ them, and main() catches what slips through as an internal error.
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import logging
+import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 import click
-from rich.console import Console
-from rich.logging import RichHandler
 
 from qdlpy._version import __version__
 from qdlpy.errors import QdlpyError
 
 from . import output
 
-log = logging.getLogger("qdlpy.cli")
+# Start-up time matters (`qdlpy --version`, shell completion, scripts calling `qdlpy list`):
+# rich, the commands and everything behind them are imported only when a command needs them.
 
 # Command name -> module under qdlpy.cli.commands that defines `command`.
 COMMANDS: dict[str, str] = {
@@ -49,12 +46,12 @@ class LazyGroup(click.Group):
     """Imports a command's module only when that command runs (fast --help, no pyusb cost)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [n for n, m in COMMANDS.items() if _module_exists(m)]
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         cmd_name = ALIASES.get(cmd_name, cmd_name)
         mod_name = COMMANDS.get(cmd_name)
-        if mod_name is None or not _module_exists(mod_name):
+        if mod_name is None:
             return None
         module = importlib.import_module(f"qdlpy.cli.commands.{mod_name}")
         command = module.command
@@ -62,20 +59,20 @@ class LazyGroup(click.Group):
         return command
 
 
-def _module_exists(mod_name: str) -> bool:
-    return importlib.util.find_spec(f"qdlpy.cli.commands.{mod_name}") is not None
+def setup_logging(verbosity: int, log_file: str | None, st: output.CliState) -> None:
+    import logging
 
-
-def setup_logging(verbosity: int, log_file: str | None, console: Console) -> None:
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
     root = logging.getLogger("qdlpy")
     root.setLevel(logging.DEBUG)
     for old in [h for h in root.handlers if getattr(h, "_qdlpy_cli", False)]:
         root.removeHandler(old)  # main() called again in the same process
     handler: logging.Handler
-    if console.is_terminal:
+    if st.stderr_is_terminal:
+        from rich.logging import RichHandler
+
         # Through the same console as the progress bars, so log lines print above them.
-        handler = RichHandler(console=console, show_time=False, show_path=False,
+        handler = RichHandler(console=st.console, show_time=False, show_path=False,
                               show_level=verbosity > 0, markup=False)
     else:
         handler = logging.StreamHandler(sys.stderr)
@@ -108,7 +105,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int, log_file: str | None) -> N
     """
     st = ctx.ensure_object(output.CliState)
     st.verbosity = verbose - quiet
-    setup_logging(st.verbosity, log_file, st.console)
+    setup_logging(st.verbosity, log_file, st)
 
 
 def _report(err: QdlpyError, st: output.CliState) -> None:
@@ -126,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point; returns (and exits with) the documented exit code."""
     st = output.CliState()
     try:
+        _plug_simulated_usb()
         cli.main(args=list(argv) if argv is not None else None, prog_name="qdlpy",
                  standalone_mode=False, obj=st)
         code = 0
@@ -142,12 +140,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 130
     except Exception as e:  # noqa: BLE001 - the last line of defence: exit 1, never a raw trace
         if st.verbosity > 0:
+            import traceback
+
             traceback.print_exc()
         _report(QdlpyError(f"internal error: {type(e).__name__}: {e}"), st)
         code = 1
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _plug_simulated_usb() -> None:
+    """QDLPY_USB_SIM: simulated devices behind the production usb transport (the simulator
+    plugs them in; the usb transport itself never imports it)."""
+    if os.environ.get("QDLPY_USB_SIM", "").strip():
+        from qdlpy.simulator.pyusb_backend import plug_from_environment
+
+        plug_from_environment()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,9 +7,10 @@ or ``libusb_package.get_libusb1_backend()``; everything goes through here.
 
 Order (ux-and-style.md §b5 "Recommendation for backend resolution"):
 
-1. ``QDLPY_USB_SIM=scenario[,scenario...]``: the simulator's fake pyusb backend
-   (qdlpy.simulator.pyusb_backend), so tests and CLI subprocesses run the production USB
-   transport without hardware.
+1. A backend plugged in with ``plug_backend()``: the simulator's pyusb backend (the ``qdlpy``
+   command plugs it when ``QDLPY_USB_SIM`` is set, see qdlpy.simulator.pyusb_backend), so
+   tests and CLI subprocesses run the production USB transport without hardware. This
+   module never imports the simulator: it is handed a factory.
 2. ``QDLPY_LIBUSB`` = a path to a libusb-1.0 shared object, ``system`` or ``bundled``.
 3. Default: the system libusb through pyusb's normal lookup, else libusb-package's
    bundled build (a udev-less libusb 1.0.x wheel, usb-emulation.md §5).
@@ -27,6 +28,7 @@ import logging
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from qdlpy.errors import BackendUnavailable
@@ -40,21 +42,20 @@ __all__ = [
     "bus_signature",
     "is_libusb",
     "reset_backend_cache",
+    "plug_backend",
     "ENV_LIBUSB",
-    "ENV_USB_SIM",
 ]
 
 log = logging.getLogger(__name__)
 
 ENV_LIBUSB = "QDLPY_LIBUSB"
-ENV_USB_SIM = "QDLPY_USB_SIM"
 
 
 @dataclasses.dataclass(frozen=True)
 class BackendInfo:
     """What ``get_backend()`` chose, for ``qdlpy doctor`` and ``-v`` logs."""
 
-    kind: str  # "system", "bundled", "path" or "sim"
+    kind: str  # "system", "bundled", "path", or the kind a plugged backend declared ("sim")
     library: str | None  # the loaded shared object (absolute path when it can be found)
     version: str | None  # libusb_get_version(), e.g. "1.0.26.11724"
     reason: str  # why this one, e.g. "default: system libusb found by pyusb"
@@ -65,6 +66,7 @@ class BackendInfo:
 
 _lock = threading.Lock()
 _cached: tuple[Any, BackendInfo] | None = None
+_plugged: tuple[Callable[[], Any], BackendInfo] | None = None
 
 
 def get_backend() -> Any:
@@ -77,11 +79,23 @@ def backend_info() -> BackendInfo:
     return _resolve()[1]
 
 
-def reset_backend_cache() -> None:
-    """Forget the cached choice (tests only: pyusb's own singleton is not reset)."""
-    global _cached
+def plug_backend(factory: Callable[[], Any], *, kind: str, reason: str) -> None:
+    """Use the pyusb backend ``factory()`` builds (on first use) instead of any libusb.
+
+    For backends that are not a libusb, such as the simulator's; ``kind`` and ``reason``
+    are what ``backend_info()`` (and ``qdlpy doctor``) will report.
+    """
+    global _cached, _plugged
     with _lock:
+        _plugged = (factory, BackendInfo(kind, None, None, reason))
         _cached = None
+
+
+def reset_backend_cache() -> None:
+    """Forget the choice and any plugged backend (tests: pyusb's own singleton stays)."""
+    global _cached, _plugged
+    with _lock:
+        _cached, _plugged = None, None
 
 
 def _resolve() -> tuple[Any, BackendInfo]:
@@ -153,13 +167,9 @@ def current_context(backend: Any) -> Any:
 
 
 def _choose() -> tuple[Any, BackendInfo]:
-    sim = os.environ.get(ENV_USB_SIM, "").strip()
-    if sim:
-        from qdlpy.simulator.pyusb_backend import backend_from_spec
-
-        return backend_from_spec(sim), BackendInfo(
-            "sim", None, None, f"{ENV_USB_SIM}={sim}: simulated devices"
-        )
+    if _plugged is not None:
+        factory, info = _plugged
+        return factory(), info
     choice = os.environ.get(ENV_LIBUSB, "").strip()
     if choice == "system":
         chosen = _system(f"{ENV_LIBUSB}=system", required=True)

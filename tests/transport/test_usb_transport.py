@@ -20,7 +20,7 @@ from qdlpy.errors import (
     TransferTimeout,
     TransportError,
 )
-from qdlpy.simulator.pyusb_backend import FakeBackend
+from qdlpy.simulator.pyusb_backend import FakeBackend, plug_from_environment
 from qdlpy.transport.usb import (
     UsbTransport,
     list_usb_devices,
@@ -334,6 +334,7 @@ def test_reconnect_after_the_device_reenumerates(fake_bus: Bus) -> None:
 
 def test_transport_over_the_real_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QDLPY_USB_SIM", "fulldump?size=1M&max_packet=1024")
+    assert plug_from_environment()
     t = UsbTransport()
     t.open()
     hello = t.read(4096, 1.0)
