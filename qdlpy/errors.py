@@ -108,6 +108,12 @@ class DeviceNotFound(QdlpyError):
         "--timeout 0 waits forever"
     )
 
+    def __init__(self, message: str, *, hint: str | None = None,
+                 nothing_visible: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        #: No candidate device at all was seen (as opposed to some that did not match).
+        self.nothing_visible = nothing_visible
+
 
 class PermissionDenied(QdlpyError, PermissionError):
     """The OS refused access to the device node (exit 4)."""

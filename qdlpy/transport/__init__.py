@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import logging
 import time
-from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from qdlpy.errors import (
@@ -49,6 +48,8 @@ SCHEMES: dict[str, str] = {
 REFUSAL_GRACE_S = 3.0
 #: Even when the bus looks unchanged, rescan this often (belt and braces).
 RESCAN_EVERY_S = 2.0
+#: How often a waiting connect() looks at the bus (a sysfs read when nothing changed).
+POLL_S = 0.25
 
 log = logging.getLogger("qdlpy.transport")
 
@@ -109,16 +110,13 @@ def connect(
     serial: str | None = None,
     usb_path: str | None = None,
     timeout: float = 60.0,
-    poll: float = 0.25,
-    on_wait: Callable[[str], None] | None = None,
-    wait: bool = True,
 ) -> Transport:
     """Wait for the device and open it.
 
     ``timeout`` 0 waits forever (ux-and-style.md §c2: finite default, 0 for people waiting
-    on a crash); ``wait=False`` tries once (``--no-wait``). ``on_wait`` receives a line
-    each time what is seen changes ("Waiting for ...", "2 Qualcomm devices visible, none
-    matches serial X"), never one per poll. Raises ``DeviceNotFound`` (exit 3) saying
+    on a crash). What is seen is logged (``qdlpy.transport``, INFO) each time it changes
+    ("Waiting for ...", "2 Qualcomm devices visible, none matches serial X"), never once
+    per poll. Raises ``DeviceNotFound`` (exit 3) saying
     what is seen, ``AmbiguousDevice`` (exit 2) listing the candidates, or the open's own
     ``PermissionDenied``/``DeviceBusy`` once they outlast a short grace period.
     """
@@ -140,10 +138,7 @@ def connect(
         nonlocal last_message
         if message != last_message:
             last_message = message
-            if on_wait is not None:
-                on_wait(message)
-            else:
-                log.info("%s", message)
+            log.info("%s", message)
 
     while True:
         now = time.monotonic()
@@ -160,8 +155,6 @@ def connect(
                 return transport
             except DeviceNotFound as exc:
                 refused_since, refusal = None, None
-                if not wait:
-                    raise
                 tell(_waiting_line(exc, uri, serial, usb_path))
             except (PermissionDenied, DeviceBusy) as exc:
                 # A device that just appeared: udev may not have applied the rule yet,
@@ -169,7 +162,7 @@ def connect(
                 if refused_since is None:
                     refused_since = now
                 refusal = exc
-                if not wait or now - refused_since >= REFUSAL_GRACE_S:
+                if now - refused_since >= REFUSAL_GRACE_S:
                     raise
                 tell(f"{exc} (retrying)")
         if deadline is not None and now >= deadline:
@@ -179,7 +172,7 @@ def connect(
             colon = ":" if first.endswith(":") else ""
             first = first.removesuffix(":")
             raise DeviceNotFound(f"{first} (waited {timeout:g} s){colon}{nl}{rest}")
-        sleep = poll if deadline is None else max(0.0, min(poll, deadline - now))
+        sleep = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - now))
         time.sleep(sleep)
 
 
@@ -188,7 +181,7 @@ def _waiting_line(
 ) -> str:
     """'Waiting for ...' for the first, empty state; the transport's own words otherwise."""
     text = str(exc)
-    if text.startswith("no Qualcomm Sahara USB device visible"):
+    if exc.nothing_visible:
         wanted = [f"serial {serial}" if serial else "", f"USB path {usb_path}" if usb_path else ""]
         which = " and ".join(w for w in wanted if w)
         return "Waiting for a Qualcomm Sahara USB device" + (f" with {which}" if which else "")

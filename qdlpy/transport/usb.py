@@ -357,7 +357,7 @@ def _select(
             f"--usb-path:" + "".join(f"\n  {c.info.describe()}" for c in matches)
         )
     if not found:
-        raise DeviceNotFound("no Qualcomm Sahara USB device visible")
+        raise DeviceNotFound("no Qualcomm Sahara USB device visible", nothing_visible=True)
     seen = _plural(len(found), "Qualcomm device")
     denied = [c for c in by_path if c.info.access != "ok"]
     if serial and denied:
