@@ -9,13 +9,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from qdlpy._version import __version__
 from qdlpy.errors import QdlpyError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclasses.dataclass
@@ -25,11 +27,30 @@ class CliState:
     verbosity: int = 0  # -v count minus -q count
     json_schema: str | None = None  # set by a command running with --json
     json_emitted: bool = False
-    console: Console = dataclasses.field(default_factory=lambda: Console(stderr=True))
+    _console: Console | None = dataclasses.field(default=None, repr=False)
 
     @property
     def json_mode(self) -> bool:
         return self.json_schema is not None
+
+    @property
+    def console(self) -> Console:
+        """rich's console on stderr, made on first use (rich costs start-up time)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+        return self._console
+
+    @property
+    def stderr_is_terminal(self) -> bool:
+        """What rich would decide, without importing rich for it."""
+        if self._console is not None:
+            return self._console.is_terminal
+        try:
+            return sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            return False
 
 
 def state() -> CliState:
