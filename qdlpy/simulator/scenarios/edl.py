@@ -59,7 +59,6 @@ class ImageLog:
 
     image_id: int
     requests: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # (offset, length)
-    bytes_received: int = 0
     compared: bool = False  # a reference file was given
     mismatch: tuple[int, int] | None = None  # the first (offset, length) that differed
     status: int | None = None  # END_OF_IMAGE_TX status sent (0 = accepted)
@@ -81,10 +80,8 @@ class EdlPlan:
         self.use64 = use64
         self.nak = nak
         self.logs: dict[int, ImageLog] = {}
-        self.sessions = 0  # how many image transfers were started (one per HELLO_RESP(0))
 
     def __call__(self) -> ImagePlan:
-        self.sessions += 1
         self.logs = {}
         return self._plan()
 
@@ -103,7 +100,6 @@ class EdlPlan:
         """One READ_DATA(64); the answer is checked against the reference file."""
         log.requests.append((offset, length))
         data = yield ReadStep(log.image_id, offset, length, self.use64)
-        log.bytes_received += len(data)
         ref = self.files.get(log.image_id)
         if ref is not None and log.mismatch is None and ref[offset : offset + length] != data:
             log.mismatch = (offset, length)
