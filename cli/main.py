@@ -13,12 +13,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import click
 
 from qdlpy._version import __version__
-from qdlpy.errors import QdlpyError
+from qdlpy.errors import InvalidArgument, QdlpyError
 
 from . import output
 
@@ -43,7 +43,11 @@ ALIASES = {"ramdump": "pull"}  # for people coming from `qdl ramdump`
 
 
 class LazyGroup(click.Group):
-    """Imports a command's module only when that command runs (fast --help, no pyusb cost)."""
+    """Imports a command's module only when that command runs (fast --help, no pyusb cost).
+
+    Every command also takes the global -v/-q after its name (``qdlpy pull -v``), as users
+    type them; they add to the ones given before it.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -56,7 +60,42 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"qdlpy.cli.commands.{mod_name}")
         command = module.command
         assert isinstance(command, click.Command)
+        if not any(p.name == "verbose_after" for p in command.params):
+            command.params.extend(_verbosity_after_command())
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            # Ours to handle (click would exit 1 for it): see main(). Transports convert
+            # their own EPIPE to qdlpy errors, so this one is stdout's or stderr's reader.
+            raise _OutputClosed from exc
+        except SystemExit as exc:
+            if isinstance(exc.__context__, BrokenPipeError):
+                raise _OutputClosed from exc  # rich's console exits 1 on a broken pipe
+            raise
+
+
+class _OutputClosed(Exception):
+    """The reader of our output went away (``qdlpy regions | head -1``)."""
+
+
+def _verbosity_after_command() -> list[click.Parameter]:
+    def adjust(sign: int) -> Callable[[click.Context, click.Parameter, int], None]:
+        def callback(ctx: click.Context, param: click.Parameter, count: int) -> None:
+            if count:
+                st = output.state()
+                st.verbosity += sign * count
+                setup_logging(st.verbosity, st.log_file, st)
+        return callback
+
+    return [
+        click.Option(["-v", "--verbose", "verbose_after"], count=True, expose_value=False,
+                     callback=adjust(+1), help="More detail (-vv adds packet traces)."),
+        click.Option(["-q", "--quiet", "quiet_after"], count=True, expose_value=False,
+                     callback=adjust(-1), help="Only warnings and errors."),
+    ]
 
 
 def setup_logging(verbosity: int, log_file: str | None, st: output.CliState) -> None:
@@ -104,7 +143,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int, log_file: str | None) -> N
     `qdlpy pull --transport sim:kmemdump`.
     """
     st = ctx.ensure_object(output.CliState)
-    st.verbosity = verbose - quiet
+    st.verbosity, st.log_file = verbose - quiet, log_file
     setup_logging(st.verbosity, log_file, st)
 
 
@@ -119,22 +158,50 @@ def _report(err: QdlpyError, st: output.CliState) -> None:
                          f"{err.details.get('resume', 'qdlpy pull --resume')})\n")
 
 
+def _usage_error(exc: click.ClickException, st: output.CliState, args: list[str]) -> None:
+    """A command-line mistake: click's message, and under --json also the error document."""
+    if "--json" in args and not st.json_emitted:
+        ctx = getattr(exc, "ctx", None)
+        name = ctx.command.name if ctx is not None and ctx.command is not cli else None
+        if name is None:  # the group failed (unknown command...): the command as typed
+            name = next((a for a in args if ALIASES.get(a, a) in COMMANDS), None)
+        schema = f"qdlpy.{ALIASES.get(name, name)}/1" if name else "qdlpy/1"
+        hint = f"see `qdlpy {name} --help`" if name else "see `qdlpy --help`"
+        err = InvalidArgument(exc.format_message(), hint=hint)
+        output.emit_json(output.error_document(schema, err), st)
+    exc.show()
+
+
+def _stdout_closed() -> None:
+    """The reader of stdout went away (``| head``): stop writing there, quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point; returns (and exits with) the documented exit code."""
     st = output.CliState()
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
         _plug_simulated_usb()
-        cli.main(args=list(argv) if argv is not None else None, prog_name="qdlpy",
-                 standalone_mode=False, obj=st)
+        cli.main(args=args, prog_name="qdlpy", standalone_mode=False, obj=st)
         code = 0
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
     except QdlpyError as err:
         _report(err, st)
         code = err.exit_code
     except click.exceptions.Exit as e:
         code = e.exit_code
     except click.ClickException as e:
-        e.show()
+        _usage_error(e, st, args)
         code = e.exit_code  # UsageError -> 2
+    except (_OutputClosed, BrokenPipeError):
+        _stdout_closed()
+        code = 0  # what was asked for was done; only its printing was cut short
     except (KeyboardInterrupt, click.exceptions.Abort):
         sys.stderr.write("interrupted\n")
         code = 130

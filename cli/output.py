@@ -25,6 +25,7 @@ class CliState:
     """Per-invocation state stored in ``click.Context.obj``."""
 
     verbosity: int = 0  # -v count minus -q count
+    log_file: str | None = None  # --log-file, kept to re-apply logging after a late -v/-q
     json_schema: str | None = None  # set by a command running with --json
     json_emitted: bool = False
     _console: Console | None = dataclasses.field(default=None, repr=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.markup import escape
 
 from qdlpy.cli import output as ui
@@ -22,8 +23,10 @@ SCHEMA = "qdlpy.pull/1"
 @click.option("-o", "--output", type=click.Path(file_okay=False), metavar="DIR",
               help="Folder for the dump (default qdlpy-<serial|usb-path|scenario>-<UTC time>).")
 @click.option("-r", "--region", "regions", multiple=True, metavar="GLOB",
-              help="Only regions whose file name or description matches (repeatable).")
-@click.option("-x", "--exclude", multiple=True, metavar="GLOB", help="Skip matching regions.")
+              help="Only regions whose file name or description matches the glob, ignoring "
+                   "case (repeatable; e.g. 'md_K*'). Selecting nothing is an error (exit 2).")
+@click.option("-x", "--exclude", multiple=True, metavar="GLOB",
+              help="Skip regions matching the glob (ignoring case; repeatable).")
 @click.option("--resume", is_flag=True, help="Continue the pull in -o DIR (checks sizes and sha256).")
 @click.option("--force", is_flag=True, help="Add to a non-empty -o DIR (nothing is deleted).")
 @click.option("--after", type=click.Choice(["reset", "none"]), default=None,
@@ -83,6 +86,10 @@ def _emit_failure(err: QdlpyError) -> None:
 
 def _summary(result: PullResult, st: ui.CliState) -> None:
     c = st.console
+    if st.verbosity < 0:  # -q: warnings only; the folder on stdout is the command's data
+        _warnings(result, c)
+        click.echo(str(result.output_dir))
+        return
     regions = result.regions
     done = [r for r in regions if r.status == "complete"]
     skipped = [r for r in regions if r.status == "skipped"]
@@ -100,7 +107,11 @@ def _summary(result: PullResult, st: ui.CliState) -> None:
         c.print(f"ELF {elf['status']}: {escape(str(why))}")
     for cmd in (elf.get("next_commands") or []) if isinstance(elf, dict) else []:
         c.print(f"  next: {escape(str(cmd))}")
-    elf_warnings = elf.get("warnings") if isinstance(elf, dict) else None
-    for w in [*result.manifest.warnings, *(elf_warnings or [])]:
-        c.print(f"[yellow]warning:[/] {escape(str(w))}")
+    _warnings(result, c)
     click.echo(str(result.output_dir))
+
+
+def _warnings(result: PullResult, c: Console) -> None:
+    elf = result.elf if isinstance(result.elf, dict) else {}
+    for w in [*result.manifest.warnings, *(elf.get("warnings") or [])]:
+        c.print(f"[yellow]warning:[/] {escape(str(w))}")
