@@ -153,6 +153,21 @@ def _matches(rec: RegionRecord, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(n.lower(), p.lower()) for n in names for p in patterns)
 
 
+def _check_selection(table: DumpTable, include: Sequence[str], exclude: Sequence[str]) -> None:
+    """A --region/--exclude choice that leaves nothing to pull is a mistake, not a pull."""
+    if not include and not exclude:
+        return
+    records = _records(table)
+    if any((not include or _matches(r, include)) and not (exclude and _matches(r, exclude))
+           for r in records):
+        return
+    names = ", ".join(r.filename for r in records)
+    what = " ".join([*(f"--region {p}" for p in include), *(f"--exclude {p}" for p in exclude)])
+    raise InvalidArgument(f"{what} selects none of the device's {len(records)} regions: {names}",
+                          hint="globs match a region's file name or description, ignoring "
+                               "case (see `qdlpy regions`)")
+
+
 def _records(table: DumpTable, existing: Sequence[str] = ()) -> list[RegionRecord]:
     names = unique_names([(r.filename or r.description, r.position) for r in table.regions],
                          existing)
@@ -292,6 +307,7 @@ def pull(
         try:
             client = _client(t, opts)
             table = client.open_memory_debug()
+            _check_selection(table, regions, exclude)  # before a folder is made for nothing
             if out is None:
                 out = default_output_dir(t.label())
             try:
