@@ -46,6 +46,7 @@ __all__ = [
     "InvalidArgument",
     "AmbiguousDevice",
     "DeviceNotFound",
+    "NoUsbBus",
     "PermissionDenied",
     "DeviceBusy",
     "TransportError",
@@ -113,6 +114,18 @@ class DeviceNotFound(QdlpyError):
         super().__init__(message, hint=hint)
         #: No candidate device at all was seen (as opposed to some that did not match).
         self.nothing_visible = nothing_visible
+
+
+class NoUsbBus(DeviceNotFound):
+    """This machine shows no USB bus at all (a container without /sys/bus/usb): waiting for
+    a USB device cannot succeed, so it is not attempted (exit 3)."""
+
+    code = "no-usb-bus"
+    default_hint = (
+        "run qdlpy where the device is plugged in, pass the host's USB into the container "
+        "(-v /sys/bus/usb -v /dev/bus/usb), or use --transport tcp:HOST:PORT / serial: / "
+        "chardev:; `qdlpy doctor` explains"
+    )
 
 
 class PermissionDenied(QdlpyError, PermissionError):

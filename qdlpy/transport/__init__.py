@@ -19,6 +19,7 @@ from qdlpy.errors import (
     DeviceBusy,
     DeviceNotFound,
     InvalidArgument,
+    NoUsbBus,
     PermissionDenied,
 )
 
@@ -153,6 +154,8 @@ def connect(
             try:
                 transport.open()
                 return transport
+            except NoUsbBus:
+                raise  # no USB at all: waiting cannot help
             except DeviceNotFound as exc:
                 refused_since, refusal = None, None
                 tell(_waiting_line(exc, uri, serial, usb_path))

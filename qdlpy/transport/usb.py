@@ -46,6 +46,7 @@ from qdlpy.errors import (
     DeviceNotFound,
     Disconnected,
     InvalidArgument,
+    NoUsbBus,
     PermissionDenied,
     QdlpyError,
     TransferTimeout,
@@ -75,6 +76,8 @@ log = logging.getLogger(__name__)
 #: (devices without ZLPs exist; a long timeout would stall every chunk).
 ZLP_TIMEOUT_S = 0.1
 _SYSFS_USB = usb_backend.SYSFS_USB
+#: Without it (containers, some sandboxes) libusb can never see a device.
+SYSFS_USB_BUS = os.path.dirname(_SYSFS_USB)
 
 
 # -- error mapping ------------------------------------------------------------------------
@@ -482,6 +485,9 @@ class UsbTransport(Transport):
         if self._dev is not None:
             return
         self.backend = usb_backend.current_context(self._backend())
+        if usb_backend.is_libusb(self.backend) and not os.path.isdir(SYSFS_USB_BUS):
+            raise NoUsbBus(f"this machine has no USB bus ({SYSFS_USB_BUS} is missing): no USB "
+                           "device can appear here")
         cand = _select(_scan(self._backend(), self.extra_ids), self.serial, self.usb_path)
         self._claim(cand)
 

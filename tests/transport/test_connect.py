@@ -267,3 +267,21 @@ def test_timeout_during_a_refusal_reports_the_refusal(sim_bus: FakeBackend) -> N
     with pytest.raises(DeviceBusy) as info:
         connect(serial="AAAA", timeout=0.05)  # shorter than the grace period
     assert info.value.exit_code == 5
+
+
+def test_no_usb_bus_is_said_at_once_instead_of_waiting(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    """A container without /sys/bus/usb: pull/regions say so now, not after --timeout."""
+    from usb.backend import libusb1
+
+    if not isinstance(usb_backend.get_backend(), libusb1._LibUSB):
+        pytest.skip("needs the system libusb (apt-get install libusb-1.0-0)")
+    import qdlpy
+    from qdlpy.errors import NoUsbBus
+    from qdlpy.transport import usb as usb_transport
+
+    monkeypatch.setattr(usb_transport, "SYSFS_USB_BUS", str(tmp_path / "no-such-bus"))
+    with pytest.raises(NoUsbBus) as info:
+        qdlpy.pull("usb", output=tmp_path / "dump", timeout=0)  # 0: would wait forever
+    assert info.value.exit_code == 3 and "no USB bus" in info.value.message
+    assert "container" in info.value.hint and not (tmp_path / "dump").exists()
