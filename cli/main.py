@@ -154,8 +154,9 @@ def _report(err: QdlpyError, st: output.CliState) -> None:
     if err.hint:
         sys.stderr.write(f"hint: {err.hint}\n")
     if "output_dir" in err.details:
-        sys.stderr.write(f"saved so far: {err.details['output_dir']} (continue with: "
-                         f"{err.details.get('resume', 'qdlpy pull --resume')})\n")
+        resume = err.details.get("resume")
+        sys.stderr.write(f"saved so far: {err.details['output_dir']}"
+                         + (f" (continue with: {resume})" if resume else "") + "\n")
 
 
 def _usage_error(exc: click.ClickException, st: output.CliState, args: list[str]) -> None:

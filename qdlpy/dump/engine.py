@@ -345,7 +345,8 @@ def pull(
                 err.details.setdefault("output_dir", str(out))
                 err.details.setdefault("manifest_status",
                                        run.manifest.status if run else "not started")
-                err.details.setdefault("resume", f"qdlpy pull -o {out} --resume")
+                if not isinstance(err, DeviceNak):  # after a NAK the device is done
+                    err.details.setdefault("resume", f"qdlpy pull -o {out} --resume")
             raise
         finally:
             if run is not None and run.manifest.after is None:
@@ -473,6 +474,11 @@ class _Run:
             except QdlpyError as err:
                 if isinstance(err, DeviceNak):
                     self._fail(rec, err)
+                    err.hint = (
+                        f"the device refused to read {rec.filename} and now accepts only RESET "
+                        "(which reboots it), so this dump cannot be resumed; every region "
+                        f"read before is saved in {self.out}. Next time, pull the others "
+                        f"first or skip it: --exclude '{rec.filename}'")
                 self._stopped(self._stop_status(), err)
                 raise
             except BaseException as exc:  # a second Ctrl-C, or a bug: the manifest still tells
