@@ -187,7 +187,8 @@ class OutputExists(OutputError):
     """The output directory is not empty."""
 
     code = "output-exists"
-    default_hint = "use --resume to continue that dump, --force to add to it, or another -o DIR"
+    default_hint = ("choose another -o DIR; --force pulls into a non-empty folder that holds no "
+                    "qdlpy pull (nothing there is replaced); --resume continues a pull")
 
 
 class NoSpace(OutputError):

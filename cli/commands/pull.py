@@ -28,7 +28,10 @@ SCHEMA = "qdlpy.pull/1"
 @click.option("-x", "--exclude", multiple=True, metavar="GLOB",
               help="Skip regions matching the glob (ignoring case; repeatable).")
 @click.option("--resume", is_flag=True, help="Continue the pull in -o DIR (checks sizes and sha256).")
-@click.option("--force", is_flag=True, help="Add to a non-empty -o DIR (nothing is deleted).")
+@click.option("--force", is_flag=True,
+              help="Pull into a non-empty -o DIR that holds no qdlpy pull: its files are kept "
+                   "and never replaced (a clashing region name gets a ~2 suffix). A folder "
+                   "with a pull's manifest.json is refused: continue it with --resume.")
 @click.option("--after", type=click.Choice(["reset", "none"]), default=None,
               help="After a complete pull: reset the device, or leave it waiting. Default: "
                    "reset once every region is saved; keep waiting when --region/--exclude "
@@ -40,7 +43,9 @@ SCHEMA = "qdlpy.pull/1"
 @click.option("--keep-going", is_flag=True,
               help="Go on past a region that keeps timing out; exit 8 if any failed.")
 @click.option("--elf/--no-elf", default=True, show_default=True,
-              help="Assemble minidump.elf (and full-dump ELFs) after the pull.")
+              help="Assemble minidump.elf (and the small subsystem/firmware ELFs) after a "
+                   "minidump pull. A full dump gets no ELF here (a second copy of all DDR): "
+                   "run `qdlpy assemble DIR` for minidump-fulldump.elf.")
 @progress_option("bars")
 @json_option
 def command(transport: str | None, serial: str | None, usb_path: str | None, timeout: float,
