@@ -209,7 +209,6 @@ class UsbDeviceInfo:
         d = dataclasses.asdict(self)
         d["vid"] = f"{self.vid:04x}"
         d["pid"] = f"{self.pid:04x}"
-        d["interface_protocol"] = f"{self.interface_protocol:02x}"
         return d
 
     def describe(self) -> str:
@@ -355,10 +354,12 @@ def _select(
         return matches[0]
     listing = "".join(f"\n  {c.info.describe()}" for c in found)
     if len(matches) > 1:
-        raise AmbiguousDevice(
+        ambiguous = AmbiguousDevice(
             f"{len(matches)} Qualcomm Sahara USB devices match; pick one with --serial or "
             f"--usb-path:" + "".join(f"\n  {c.info.describe()}" for c in matches)
         )
+        ambiguous.details["candidates"] = [c.info.to_dict() for c in matches]
+        raise ambiguous
     if not found:
         raise DeviceNotFound("no Qualcomm Sahara USB device visible", nothing_visible=True)
     seen = _plural(len(found), "Qualcomm device")

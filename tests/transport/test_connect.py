@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socket
 import threading
@@ -285,3 +286,21 @@ def test_no_usb_bus_is_said_at_once_instead_of_waiting(monkeypatch: pytest.Monke
         qdlpy.pull("usb", output=tmp_path / "dump", timeout=0)  # 0: would wait forever
     assert info.value.exit_code == 3 and "no USB bus" in info.value.message
     assert "container" in info.value.hint and not (tmp_path / "dump").exists()
+
+
+def test_an_ambiguous_choice_lists_the_candidates_as_data_in_json(tmp_path: Path) -> None:
+    """Scripts pick a device from the JSON, not by parsing the message."""
+    from helpers import run_qdlpy
+
+    sim = "fulldump?size=1M&usb_serial=AAAA,fulldump?size=1M&usb_serial=BBBB"
+    run = run_qdlpy("pull", "--json", "-o", tmp_path / "d", "--timeout", "5",
+                    env={"QDLPY_USB_SIM": sim})
+    assert run.returncode == 2, run.stderr
+    err = json.loads(run.stdout)["error"]
+    assert err["code"] == "ambiguous-device"
+    cands = err["candidates"]
+    assert [c["serial"] for c in cands] == ["AAAA", "BBBB"]
+    assert {c["usb_path"] for c in cands} == {"1-1.1", "1-1.2"}
+    assert all(c["vid"] == "05c6" and isinstance(c["interface_protocol"], int) for c in cands)
+    listed = json.loads(run_qdlpy("list", "--json", env={"QDLPY_USB_SIM": sim}).stdout)
+    assert [d["interface_protocol"] for d in listed["devices"]] == [0x10, 0x10]
