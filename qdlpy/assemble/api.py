@@ -8,15 +8,15 @@ from collections.abc import Collection
 from pathlib import Path
 
 from qdlpy.errors import InputError, OutputError
+from qdlpy.formats.addresses import ADDRESS_FILES
+from qdlpy.formats.elf import EHDR_SIZE, ELFMAG, PHDR_SIZE, Ehdr, parse_ehdr, parse_phdrs
 
 from .classify import RegionKind
-from .elf import EHDR_SIZE, ELFMAG, PHDR_SIZE, Ehdr, parse_ehdr, parse_phdrs
 from .folder import Entry, scan_folder
 from .groups import GROUPS, group_of, group_path, plan_group
 from .inspect_elf import inspect_elf
 from .kernel import MAX_HEADER, explain_not_elf, plan_kernel
 from .report import AssembleReport, InspectReport, OutputFile, next_commands
-from .sources import DUMP_INFO, LOAD_CMM, MANIFEST
 from .writer import OutputPlan, check_target, write_plan
 
 __all__ = ["assemble", "inspect", "DEFAULT_OUTPUT"]
@@ -112,7 +112,7 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
                          hint="add the dump's manifest.json, dump_info.txt or load.cmm")
 
     inputs = [e.path for e in scan.entries if e.path is not None]
-    inputs += [src / n for n in (MANIFEST, DUMP_INFO, LOAD_CMM)]
+    inputs += [src / n for n in ADDRESS_FILES]
     for plan in plans:  # every target first: a refused one must not leave the others written
         check_target(plan.path, inputs, folder=src, force=force)
     for plan in plans:

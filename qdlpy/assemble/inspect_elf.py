@@ -12,8 +12,7 @@ import struct
 from pathlib import Path
 
 from qdlpy.errors import InputError
-
-from .elf import (
+from qdlpy.formats.elf import (
     EHDR_SIZE,
     PHDR_SIZE,
     PT_LOAD,
@@ -28,6 +27,7 @@ from .elf import (
     section_name,
     walk_notes,
 )
+
 from .report import InspectReport, KernelInfo, Placement
 from .vmcoreinfo import kernel_facts, parse_vmcoreinfo
 

@@ -21,10 +21,14 @@ import struct
 from pathlib import Path
 
 from qdlpy.errors import EncryptedDump, InputError
-
-from .classify import RegionKind
-from .coreimage import NMAX, PRPSINFO_SIZE, PRSTATUS_SIZE, VMCOREINFO_NOTE_HEADER, core_notes
-from .elf import (
+from qdlpy.formats.coreimage import (
+    NMAX,
+    PRPSINFO_SIZE,
+    PRSTATUS_SIZE,
+    VMCOREINFO_NOTE_HEADER,
+    core_notes,
+)
+from qdlpy.formats.elf import (
     EHDR_SIZE,
     ELFMAG,
     ET_CORE,
@@ -42,6 +46,8 @@ from .elf import (
     section_name,
     walk_notes,
 )
+
+from .classify import RegionKind
 from .folder import Entry, FolderScan
 from .report import KernelInfo, Placement
 from .vmcoreinfo import MAGIC, kernel_facts, looks_like_vmcoreinfo, parse_vmcoreinfo

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
-from qdlpy.assemble.coreimage import (
+from qdlpy.formats.coreimage import (
     PRPSINFO_SIZE,
     PRSTATUS_SIZE,
     core_notes,
@@ -30,7 +30,8 @@ from qdlpy.assemble.coreimage import (
     note_len,
     vmcoreinfo_note_header,
 )
-from qdlpy.assemble.elf import (
+from qdlpy.formats.dumpinfo import write_dump_info
+from qdlpy.formats.elf import (
     EHDR_SIZE,
     PF_R,
     PF_W,
@@ -46,7 +47,7 @@ from qdlpy.assemble.elf import (
     build_phdr,
     build_shdr,
 )
-from qdlpy.assemble.sources import write_dump_info, write_load_cmm
+from qdlpy.formats.loadcmm import write_load_cmm
 from qdlpy.protocols.naming import firmware_name, kernel_smem_name
 from qdlpy.protocols.table import Region
 

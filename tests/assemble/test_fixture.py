@@ -8,7 +8,7 @@ import struct
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from qdlpy.assemble.coreimage import PRPSINFO_SIZE, header_start, note_len
+from qdlpy.formats.coreimage import PRPSINFO_SIZE, header_start, note_len
 from qdlpy.protocols.naming import parse_region_name
 from qdlpy.protocols.table import build_table, parse_table
 from qdlpy.simulator import kmemdump_image as kimg

@@ -160,7 +160,7 @@ def test_inspect_of_an_elf_with_corrupt_notes(make_folder: MakeFolder) -> None:
 
 
 def test_a_plain_core_without_sections_is_not_called_kmemdump(tmp_path: Path) -> None:
-    from qdlpy.assemble.elf import PT_LOAD, PT_NOTE, build_ehdr, build_phdr
+    from qdlpy.formats.elf import PT_LOAD, PT_NOTE, build_ehdr, build_phdr
     head = build_ehdr(machine=62, phnum=2) + build_phdr(type=PT_NOTE, offset=176, filesz=0) \
         + build_phdr(type=PT_LOAD, offset=176, filesz=16, memsz=16, paddr=0x1000)
     p = tmp_path / "core"

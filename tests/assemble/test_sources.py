@@ -7,15 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from qdlpy.assemble.sources import (
-    SourceEntry,
-    parse_dump_info,
-    parse_load_cmm,
-    read_manifest,
-    write_dump_info,
-    write_load_cmm,
-)
 from qdlpy.errors import InputError
+from qdlpy.formats.dumpinfo import parse_dump_info, write_dump_info
+from qdlpy.formats.entries import SourceEntry
+from qdlpy.formats.loadcmm import parse_load_cmm, write_load_cmm
+from qdlpy.formats.manifest import read_entries as read_manifest
 from qdlpy.protocols.table import Region
 from qdlpy.simulator import kmemdump_image as kimg
 
