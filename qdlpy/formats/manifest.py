@@ -117,7 +117,8 @@ class Manifest:
             d = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read {path}: {exc}",
-                             hint="without a manifest qdlpy cannot resume; pull into a new -o DIR") from exc
+                             hint="without a manifest qdlpy cannot resume; pull into a new -o DIR"
+                             ) from exc
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise InputError(f"{path} is not a {SCHEMA} manifest")
         try:

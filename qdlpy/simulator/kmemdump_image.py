@@ -310,8 +310,8 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
             linear_pa = (pa + size + 0x1FFF) & ~0xFFF
             placed.append((rid, name, size, pa, model.linear_va(pa)))
     by_name = {n: va for _, n, _, _, va in placed if n != "unknown"}
-    syms: dict[str, int] = {k: by_name[k] for k in ("init_uts_ns", "mem_section", "prb", "linux_banner")
-            if k in by_name}
+    syms: dict[str, int] = {k: by_name[k] for k in (
+        "init_uts_ns", "mem_section", "prb", "linux_banner") if k in by_name}
     syms["_stext"] = model.kimage_va + 0x10000
     release, vmcoreinfo = _vmcoreinfo(model, arch, syms)
 

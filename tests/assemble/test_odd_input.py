@@ -49,7 +49,6 @@ def test_header_region_a_few_bytes_short(source: str, cut: int, make_folder: Mak
         assemble(folder, strict=True)
 
 
-@pytest.mark.xfail(strict=False, reason="the header's length is not derived from its layout yet")
 @pytest.mark.parametrize("source", ["manifest", "none"])
 @pytest.mark.parametrize("cut", [16, 24, 40])
 def test_header_region_cut_into_the_vmcoreinfo_note_header(
@@ -76,7 +75,6 @@ def test_header_region_too_long(extra: int, make_folder: MakeFolder, verify: Ver
     assert any(s.file_of(1) in w and f"{extra} bytes" in w for w in report.warnings)
 
 
-@pytest.mark.xfail(strict=False, reason="the header's length is not derived from its layout yet")
 @pytest.mark.parametrize("source", ["manifest", "none"])
 @pytest.mark.parametrize("change", [-4, 4])
 def test_corrupt_notes_in_a_header_a_few_bytes_off(arch: str, source: str, change: int,

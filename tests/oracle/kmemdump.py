@@ -223,7 +223,8 @@ def _vmcoreinfo(arch: Arch, release: str, symbols: dict[str, int]) -> bytes:
     lines += [f"SYMBOL({name})={va:x}" for name, va in sorted(symbols.items())]
     lines += ["OFFSET(uts_namespace.name)=4", "SIZE(mem_section)=16"]
     if arch.name == "arm64":
-        lines += ["NUMBER(VA_BITS)=48", f"NUMBER(kimage_voffset)=0x{arch.image_va - arch.image_pa:x}",
+        lines += ["NUMBER(VA_BITS)=48",
+                  f"NUMBER(kimage_voffset)=0x{arch.image_va - arch.image_pa:x}",
                   f"NUMBER(PHYS_OFFSET)=0x{arch.linear_pa:x}", "NUMBER(TCR_EL1_T1SZ)=16"]
     else:
         lines += ["NUMBER(phys_base)=0", "NUMBER(pgtable_l5_enabled)=0"]
