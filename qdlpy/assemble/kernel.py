@@ -38,15 +38,14 @@ from qdlpy.formats.elf import (
 
 from .classify import RegionKind
 from .folder import Entry, FolderScan
-from .kmemdump import UNREACHABLE, plan_kmemdump
+from .kmemdump import plan_kmemdump
 from .matching import check_loads, match_by_address, region_status
 from .plan import MAX_HEADER, KernelResult, read_bounded
 from .policy import Policy
 from .report import KernelInfo, Placement
 from .writer import OutputPlan, Piece
 
-__all__ = ["KernelResult", "plan_kernel", "explain_not_elf", "NotElf", "NotElfReason",
-           "MAX_HEADER", "UNREACHABLE"]
+__all__ = ["plan_kernel", "explain_not_elf", "NotElf", "NotElfReason"]
 
 
 class NotElfReason(enum.Enum):
