@@ -2,7 +2,7 @@
 bytes off to the length its layout gives, and deal with corrupt CORE notes.
 
 The region ends with the VMCOREINFO note header; its descriptor is the next region (id 2)
-and starts exactly at the region's end (minidump-format.md §2.4, §8.2 step 3).
+and starts exactly at the region's end.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Plan the kernel ELF of a kmemdump / meminspect dump (minidump-format.md §8.2, §8.3).
+"""Plan the kernel ELF of a kmemdump / meminspect dump.
 
 The header region (``md_KELF<id>``) is a partial ELF64 core; the VMCOREINFO descriptor is
 region id 2; every PT_LOAD is one region, found by its physical address (``p_paddr``) and
-length, or without an address file by id order and size (§8.6), and written at its
+length, or without an address file by id order and size, and written at its
 ``p_offset``. Steps: fit the header, settle its notes, check the PT_LOADs, find vmcoreinfo,
 match regions, lay the file out.
 """
@@ -74,7 +74,7 @@ def _check_file_header(eh: Ehdr, label: str, policy: Policy) -> None:
 
 
 def _pt_loads(phdrs: list[Phdr], data_start: int, label: str, policy: Policy) -> list[Load]:
-    """The PT_LOADs after the PT_NOTE, checked (§8.2 step 5); other types are ignored."""
+    """The PT_LOADs after the PT_NOTE, checked; other types are ignored."""
     loads = [(i, ph) for i, ph in enumerate(phdrs) if i > 0 and ph.type == PT_LOAD]
     for i, ph in enumerate(phdrs):
         if i > 0 and ph.type != PT_LOAD:
@@ -130,7 +130,7 @@ def _vmcoreinfo_bytes(vm: Entry | None, descsz: int, info: KernelInfo,
     return raw[:descsz].ljust(descsz, b"\0")
 
 
-# --- regions for the PT_LOADs (§8.2 step 6, §8.6) ------------------------------------------
+# --- regions for the PT_LOADs -----------------------------------------------------------------
 
 
 def _what(i: int, ph: Phdr) -> str:
@@ -151,7 +151,7 @@ def _match_by_address(loads: list[Load], pool: list[Entry],
 
 def _match_by_id_order(loads: list[Load], pool: list[Entry],
                        policy: Policy) -> dict[int, Match]:
-    """No address file: the md_K files in id order, each as long as its PT_LOAD (§8.6)."""
+    """No address file: the md_K files in id order, each as long as its PT_LOAD."""
     ordered = sorted((e for e in pool if e.cls.id is not None and e.path is not None),
                      key=lambda e: (e.cls.id or 0, e.position))
     matched: dict[int, Match] = {}

@@ -1,8 +1,8 @@
 """Which region file holds a PT_LOAD's bytes, and how much of it goes into the ELF.
 
 Shared by both header styles (kmemdump and downstream): a PT_LOAD is matched by physical
-address then length, then at the address rounded down to 4 (minidump-format.md §8.2 step 6,
-§8.3); the file is then used as is, zero padded, truncated or shifted, and every repair is
+address then length, then at the address rounded down to 4 (firmware masks table bases to
+4 bytes); the file is then used as is, zero padded, truncated or shifted, and every repair is
 reported through the :class:`~qdlpy.assemble.policy.Policy`.
 """
 

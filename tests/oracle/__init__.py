@@ -1,7 +1,7 @@
 """The assembler's independent oracle: dump folders and the ELF a correct assembler builds.
 
-Written from the format description alone (docs/design.md names the layers), with plain
-``struct`` and the standard library; nothing here imports qdlpy (``tests/oracle/ruff.toml``
+Written from the formats alone (each module's docstring states the layout it builds), with
+plain ``struct`` and the standard library; nothing here imports qdlpy (``tests/oracle/ruff.toml``
 enforces it), so a bug in qdlpy's ELF code cannot hide in both the fixture and the result.
 
 * :mod:`.elf64`: ELF64 little-endian packing (headers, program/section headers, notes).
