@@ -16,13 +16,13 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from qdlpy.errors import InvalidArgument, OutputError, PermissionDenied
+from qdlpy.atomic_write import write_atomic
+from qdlpy.errors import InvalidArgument, OutputError, PermissionDenied, QdlpyError
 
 __all__ = [
     "RULES_DIR",
@@ -329,23 +329,18 @@ def _check_group_exists(group: str, root: Path) -> None:
              "plugdev or dialout")
 
 
+def _write_error(exc: OSError, path: Path) -> QdlpyError:
+    if isinstance(exc, PermissionError):
+        return PermissionDenied(f"cannot write {path}: {exc.strerror}",
+                                hint='run `sudo "$(command -v qdlpy)" udev install`')
+    return OutputError(f"cannot write {path}: {exc.strerror or exc}")
+
+
 def _write_atomically(path: Path, content: str) -> None:
-    """Write via a temporary file + rename so udevd never reads a half-written rule."""
+    """Replace the rule file atomically (qdlpy.atomic_write) so udevd never reads half a rule;
+    udev rules are world-readable and root-writable."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".60-qdlpy.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(content)
-            os.chmod(tmp, 0o644)  # udev rules are world-readable, root-writable
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except PermissionError as e:
-        raise PermissionDenied(
-            f"cannot write {path}: {e.strerror}",
-            hint='run `sudo "$(command -v qdlpy)" udev install`',
-        ) from e
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
+    except OSError as exc:
+        raise _write_error(exc, path) from exc
+    write_atomic(path, content.encode("utf-8"), mode=0o644, error=_write_error)

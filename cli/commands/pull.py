@@ -12,8 +12,8 @@ from qdlpy.cli import output as ui
 from qdlpy.cli.options import device_options, json_option, parse_size_option, progress_option
 from qdlpy.cli.progress import human, make_progress
 from qdlpy.dump import PullResult, pull
-from qdlpy.dump.manifest import Manifest
 from qdlpy.errors import QdlpyError
+from qdlpy.formats.manifest import Manifest
 
 SCHEMA = "qdlpy.pull/1"
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .classify import RegionKind
-from .elf import (
+from qdlpy.formats.elf import (
     EHDR_SIZE,
     PF_R,
     PF_W,
@@ -30,6 +29,8 @@ from .elf import (
     build_phdr,
     build_shdr,
 )
+
+from .classify import RegionKind
 from .folder import Entry
 from .writer import OutputPlan, Piece
 

@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from qdlpy.atomic_write import write_atomic
 from qdlpy.errors import (
     DeviceNak,
     DeviceNotFound,
@@ -45,15 +46,15 @@ from qdlpy.errors import (
     TransferTimeout,
     TransportError,
 )
+from qdlpy.formats import manifest as mf
+from qdlpy.formats.manifest import Manifest, RegionRecord, utcnow
 from qdlpy.progress import NullProgress, ProgressSink
 from qdlpy.protocols.constants import MAX_READ_SIZE
 from qdlpy.protocols.host import plan_reads
 from qdlpy.session import DumpTable, SaharaClient
 from qdlpy.transport.base import Transport
 
-from . import manifest as mf
 from .logfile import run_log
-from .manifest import Manifest, RegionRecord, utcnow, write_atomic
 from .names import unique_names
 from .writer import RegionWriter, file_sha256, hash_prefix
 
@@ -446,7 +447,7 @@ class _Run:
             m.save(self.out)
             raise err
         write_atomic(self.out / "table.bin", self.table.raw)
-        from qdlpy.assemble.sources import write_dump_info
+        from qdlpy.formats.dumpinfo import write_dump_info
 
         write_atomic(self.out / "dump_info.txt", write_dump_info(m.regions).encode())
         m.save(self.out)

@@ -5,24 +5,25 @@ ELF core header (§2.4), the second (``md_Kvmcorein2.BIN``) the VMCOREINFO descr
 every other kernel region the raw memory of one PT_LOAD; names follow the firmware rule
 (§3.5 step 4) on the backend's ``"K%.8s"`` SMEM names with ``seq_num = id`` (§2.3).
 
-A :class:`KmemdumpSet` holds the regions in SMEM (= Sahara table) order plus the correct
-assembled ELF (``reference``). Variants cover what the assembler must survive (§9.4):
-shuffled table, PT_LOAD order != id order (re-registration), missing region, short/long
-files, duplicate addresses, corrupt CORE notes, meminspect numbering, misaligned symbol,
-16+ char names, encrypted data and the downstream section-based ``md_KELF_HEADER`` (§4.2).
-Data bytes follow the pattern ``byte i = (id*7 + i) & 0xFF`` so a misplaced region is seen.
+A :class:`KmemdumpSet` holds the regions in SMEM (= Sahara table) order, as the simulated
+device serves them. Variants cover what a device may hand out (§9.4): shuffled table,
+PT_LOAD order != id order (re-registration), corrupt CORE notes, meminspect numbering,
+misaligned symbol, 16+ char names, encrypted data and the downstream section-based
+``md_KELF_HEADER`` (§4.2). Data bytes follow the pattern ``byte i = (id*7 + i) & 0xFF``.
+
+What a correct assembler builds from such a set is not decided here: the assembler tests
+grade against an independent oracle (tests/oracle), and the simulator builds with the leaf
+modules (qdlpy.formats) only, never with qdlpy.assemble (qdlpy/simulator/ruff.toml).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Literal
 
-from qdlpy.assemble.coreimage import (
+from qdlpy.formats.coreimage import (
     PRPSINFO_SIZE,
     PRSTATUS_SIZE,
     core_notes,
@@ -30,7 +31,7 @@ from qdlpy.assemble.coreimage import (
     note_len,
     vmcoreinfo_note_header,
 )
-from qdlpy.assemble.elf import (
+from qdlpy.formats.elf import (
     EHDR_SIZE,
     PF_R,
     PF_W,
@@ -46,13 +47,12 @@ from qdlpy.assemble.elf import (
     build_phdr,
     build_shdr,
 )
-from qdlpy.assemble.sources import write_dump_info, write_load_cmm
+from qdlpy.formats.loadcmm import write_load_cmm
 from qdlpy.protocols.naming import firmware_name, kernel_smem_name
-from qdlpy.protocols.table import Region
 
 __all__ = [
     "ArchModel", "ARCHES", "RegionRecord", "LoadSpec", "KmemdumpSet", "build", "build_downstream",
-    "extras", "load_cmm_record", "fulldump_records", "write_folder", "pattern",
+    "extras", "load_cmm_record", "pattern",
 ]
 
 Arch = Literal["arm64", "x86_64"]
@@ -161,10 +161,6 @@ class RegionRecord:
     save_pref: int = SAVE
     region_id: int | None = None
 
-    def table_region(self, position: int) -> Region:
-        return Region(position=position, base=self.base, length=self.length,
-                      save_pref=self.save_pref, description=self.description,
-                      filename=self.filename)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,7 +173,6 @@ class LoadSpec:
     va: int
     size: int  # the registered size (may not be a multiple of 4)
     data: bytes  # ALIGN4(size) bytes of memory at pa: what the PT_LOAD holds
-    expected: bytes  # what a correct assembler writes (differs only for a misaligned pa)
 
     @property
     def filesz(self) -> int:
@@ -186,7 +181,7 @@ class LoadSpec:
 
 @dataclasses.dataclass(frozen=True)
 class KmemdumpSet:
-    """A kernel minidump region set and the ELF a correct assembler builds from it."""
+    """The kernel regions a minidump-mode device serves."""
 
     arch: str
     machine: int
@@ -195,49 +190,12 @@ class KmemdumpSet:
     kelf: bytes
     loads: tuple[LoadSpec, ...]  # PT_LOAD order
     regions: tuple[RegionRecord, ...]  # kernel regions, SMEM (table) order
-    reference: bytes  # the correct assembled ELF
     style: str = "kmemdump"  # or "downstream"
-
-    @property
-    def vmcoreinfo_descsz(self) -> int:
-        return align4(len(self.vmcoreinfo_text))
-
-    def index_order_concat(self) -> bytes:
-        """``cat`` of the md_K files in ascending id order (the cover letters' recipe)."""
-        ordered = sorted((r for r in self.regions if r.region_id is not None),
-                         key=lambda r: r.region_id or 0)
-        return b"".join(r.data for r in ordered)
-
-    def region(self, filename: str) -> RegionRecord:
-        for r in self.regions:
-            if r.filename == filename:
-                return r
-        raise KeyError(filename)
-
-    def load_for(self, region_id: int) -> LoadSpec:
-        for ld in self.loads:
-            if ld.region_id == region_id:
-                return ld
-        raise KeyError(region_id)
-
-    def with_regions(self, regions: Iterable[RegionRecord]) -> KmemdumpSet:
-        return dataclasses.replace(self, regions=tuple(regions))
 
     def shuffled(self, seed: int = 1) -> KmemdumpSet:
         regions = list(self.regions)
         random.Random(seed).shuffle(regions)
-        return self.with_regions(regions)
-
-    def without(self, filename: str) -> KmemdumpSet:
-        return self.with_regions(r for r in self.regions if r.filename != filename)
-
-    def with_file(self, filename: str, data: bytes) -> KmemdumpSet:
-        """Same table entry, different file bytes (short / long download)."""
-        return self.with_regions(dataclasses.replace(r, data=data) if r.filename == filename
-                                 else r for r in self.regions)
-
-    def plus(self, *records: RegionRecord) -> KmemdumpSet:
-        return self.with_regions([*self.regions, *records])
+        return dataclasses.replace(self, regions=tuple(regions))
 
     def table(self, *, with_extras: bool = True, with_load_cmm: bool = True) -> list[RegionRecord]:
         """The whole Sahara table as the device lists it: kernel regions, then other
@@ -352,18 +310,13 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
             linear_pa = (pa + size + 0x1FFF) & ~0xFFF
             placed.append((rid, name, size, pa, model.linear_va(pa)))
     by_name = {n: va for _, n, _, _, va in placed if n != "unknown"}
-    syms: dict[str, int] = {k: by_name[k] for k in ("init_uts_ns", "mem_section", "prb", "linux_banner")
-            if k in by_name}
+    syms: dict[str, int] = {k: by_name[k] for k in (
+        "init_uts_ns", "mem_section", "prb", "linux_banner") if k in by_name}
     syms["_stext"] = model.kimage_va + 0x10000
     release, vmcoreinfo = _vmcoreinfo(model, arch, syms)
 
-    loads: list[LoadSpec] = []
-    for rid, name, size, pa, va in placed:
-        data = _contents(rid, name, size, model, release)
-        expected = data
-        if pa & 3:  # firmware dumps from pa & ~3: the tail is lost (§8.3)
-            expected = data[: len(data) - (pa & 3)] + bytes(pa & 3)
-        loads.append(LoadSpec(rid, name, pa, va, size, data, expected))
+    loads = [LoadSpec(rid, name, pa, va, size, _contents(rid, name, size, model, release))
+             for rid, name, size, pa, va in placed]
     if reregister is not None:
         moved = next(ld for ld in loads if ld.region_id == reregister)
         new_pa = linear_pa  # the replacement allocation comes from the linear map
@@ -372,7 +325,6 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
 
     kelf = _kelf(model, loads, vmcoreinfo)
     v = align4(len(vmcoreinfo))
-    reference = kelf + vmcoreinfo.ljust(v, b"\0") + b"".join(ld.expected for ld in loads)
     if corrupt_notes:
         h = header_start(model.prstatus, PRPSINFO_SIZE, v)
         junk = random.Random(7).randbytes(40 + model.prstatus + PRPSINFO_SIZE)
@@ -401,7 +353,7 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
     filenames = [r.filename for r in regions]
     assert len(set(filenames)) == len(filenames), "fixture file names must be unique"
     return KmemdumpSet(arch, model.machine, release, vmcoreinfo, kelf, tuple(loads),
-                       tuple(regions), reference)
+                       tuple(regions))
 
 
 # --- downstream msm_minidump (section based, §4.2) -------------------------------------------
@@ -459,7 +411,7 @@ def build_downstream(arch: str = "arm64") -> KmemdumpSet:
                                    addr=va, offset=off, size=size))
         phdrs.append(build_phdr(type=PT_LOAD, flags=PF_R | PF_W, offset=off, vaddr=va, paddr=pa,
                                 filesz=size, memsz=size))
-        loads.append(LoadSpec(k + 100, name, pa, va, size, data, data))
+        loads.append(LoadSpec(k + 100, name, pa, va, size, data))
         d, f = firmware_name(name, seq)
         regions.append(RegionRecord(d, f, pa, size, data))
         off += size
@@ -474,9 +426,8 @@ def build_downstream(arch: str = "arm64") -> KmemdumpSet:
     buf[banner_off:header_len] = banner
     header = bytes(buf)
     regions[0] = dataclasses.replace(regions[0], length=len(header), data=header)
-    reference = header + b"".join(ld.data for ld in loads)
     return KmemdumpSet(arch, model.machine, release, b"", header, tuple(loads), tuple(regions),
-                       reference, style="downstream")
+                       style="downstream")
 
 
 # --- non-kernel table items ------------------------------------------------------------------
@@ -498,48 +449,3 @@ def load_cmm_record(rows: Iterable[RegionRecord], base: int = 0x146BF000) -> Reg
     """The firmware's last table entry: the T32 script for every other entry (§3.5 step 6)."""
     script = write_load_cmm(rows).encode()
     return RegionRecord("CMM Script", "load.cmm", base, len(script), script, save_pref=MANDATORY)
-
-
-def fulldump_records() -> list[RegionRecord]:
-    """A tiny full-dump table (§7.2): DDR chip-select part, OCIMEM and a status blob."""
-    return [
-        RegionRecord(" DDR CS0 part0 Memory", "DDRCS0_0.BIN", 0x80000000, 65536, pattern(210, 65536)),
-        RegionRecord("OCIMEM", "OCIMEM.BIN", 0x14680000, 4096, pattern(211, 4096)),
-        RegionRecord("PMIC_PON", "PMIC_PON.BIN", 0x0C230000, 8, b"PONPON\0\0"),
-    ]
-
-
-# --- folders on disk -------------------------------------------------------------------------
-
-Source = Literal["manifest", "dump_info", "load.cmm", "none"]
-
-
-def write_folder(path: Path, rows: Sequence[RegionRecord], *, source: Source = "manifest",
-                 case: Literal["as-is", "lower", "upper"] = "as-is") -> Path:
-    """Write ``rows`` as an offline dump folder: the region files plus one address source.
-
-    ``source="manifest"`` writes a minimal qdlpy.pull/1 manifest, ``"dump_info"`` a
-    QPST-style dump_info.txt, ``"load.cmm"`` only the T32 script, ``"none"`` just the .BIN
-    files (edl/qdl without a script). ``case`` mimics tools that change file-name case.
-    """
-    path.mkdir(parents=True, exist_ok=True)
-
-    def fname(name: str) -> str:
-        return name.lower() if case == "lower" else name.upper() if case == "upper" else name
-
-    data_rows = [r for r in rows if r.filename.lower() != "load.cmm"]
-    for r in data_rows:
-        (path / fname(r.filename)).write_bytes(r.data)
-    if source == "manifest":
-        doc = {"schema": "qdlpy.pull/1", "status": "ok", "regions": [
-            {"filename": fname(r.filename), "description": r.description,
-             "base": f"0x{r.base:x}", "length": r.length, "save_pref": r.save_pref,
-             "status": "complete", "raw": {}} for r in data_rows]}
-        (path / "manifest.json").write_text(json.dumps(doc, indent=1))
-    elif source == "dump_info":
-        renamed = [dataclasses.replace(r, filename=fname(r.filename)) for r in data_rows]
-        (path / "dump_info.txt").write_text(write_dump_info(renamed))
-    elif source == "load.cmm":
-        renamed = [dataclasses.replace(r, filename=fname(r.filename)) for r in data_rows]
-        (path / "load.cmm").write_text(write_load_cmm(renamed))
-    return path

@@ -130,12 +130,13 @@ def test_eacces_writing_the_rule_is_permission_denied(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # The same mapping as test_unwritable_directory_is_permission_denied, also as root.
     import errno
-    import tempfile
 
-    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+    from qdlpy import atomic_write
+
+    def refuse(*args: object, **kwargs: object) -> tuple[str, int]:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(atomic_write, "_open_temp", refuse)
     with pytest.raises(PermissionDenied) as e:
         udev_rules.install(root=tmp_path, reload=False)
     assert e.value.exit_code == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 
+from qdlpy.formats.loadcmm import write_load_cmm
 from qdlpy.protocols.constants import Mode, SavePref
 from qdlpy.protocols.device import Personality
 from qdlpy.protocols.table import Region, build_table
@@ -44,8 +45,6 @@ def memory_debug_personality(
     regions = list(regions)
     script: bytes | None = None
     if with_load_cmm:
-        from qdlpy.assemble.sources import write_load_cmm
-
         script = write_load_cmm(regions).encode()
         regions.append(SimRegion("CMM Script", "load.cmm", SCRIPT_ADDRESS, len(script),
                                  data=script, save_pref=SavePref.MANDATORY))

@@ -24,7 +24,8 @@ FLAGS = ("misaligned", "long_names", "corrupt_notes", "encrypted")
 
 
 def kernel_set(params: dict[str, str]) -> ki.KmemdumpSet:
-    """The region set the parameters describe (also used by tests to get the reference ELF)."""
+    """The region set the parameters describe (also used by the pull tests to know what the
+    device serves)."""
     arch = params.pop("arch", "arm64")
     if arch not in ("arm64", "x86_64"):
         raise InvalidArgument(f"kmemdump: arch must be arm64 or x86_64, not {arch!r}")

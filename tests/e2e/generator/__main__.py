@@ -11,7 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make the package importable
+if __package__ in (None, ""):  # run as a script: make the package (and tests/oracle) importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "generator"
 

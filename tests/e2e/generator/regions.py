@@ -11,6 +11,8 @@ import dataclasses
 import itertools
 import struct
 
+from oracle.naming import kernel_region_name
+
 from .addrspace import AddressSpace
 from .errors import GeneratorError
 from .physmem import PhysMemory
@@ -24,7 +26,6 @@ STEP = "regions"
 ID_ELF = 1
 ID_VMCOREINFO = 2
 DYNAMIC_ID_START = 50  # kmemdump v2 KMEMDUMP_ID_NO_ID (§2.2)
-DESC_MAX = 15  # firmware caps the description at 15 characters (§3.5 step 4)
 
 # (id, Qualcomm backend name string, kernel symbol, required) - minidump-format.md §2.2
 STATIC_REGIONS: tuple[tuple[int, str, str, bool], ...] = (
@@ -60,9 +61,9 @@ def align4(n: int) -> int:
 
 
 def firmware_names(label: str, region_id: int) -> tuple[str, str]:
-    """(desc, filename) as boot firmware writes them for a kernel region (§2.7, §3.5)."""
-    desc = ("md_" + "K" + label[:8] + str(region_id))[:DESC_MAX]
-    return desc, desc + ".BIN"
+    """(desc, filename) as boot firmware writes them for a kernel region (the naming rule
+    is the default tier oracle's: tests/oracle/naming.py)."""
+    return kernel_region_name(label, region_id)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 The first kernel region (``md_KELF<id>.BIN``) is an ELF64 core header: 201 program header
 slots, zero padding, then the notes CORE/NT_PRSTATUS, CORE/NT_PRPSINFO and the VMCOREINFO
-note header; the VMCOREINFO descriptor is the next region (id 2). These formulas are shared
-by the fixture builder (qdlpy.simulator.kmemdump_image) and the ``--repair`` path, which
-regenerates the two CORE notes.
+note header; the VMCOREINFO descriptor is the next region (id 2). The simulated device
+(qdlpy.simulator.kmemdump_image) builds headers with these formulas; the assembler reads
+them and its ``--repair`` path regenerates the two CORE notes with :func:`core_notes`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from .elf import EHDR_SIZE, PHDR_SIZE, align4, build_note
 
 __all__ = [
     "NMAX", "PRSTATUS_SIZE", "PRPSINFO_SIZE", "NT_PRSTATUS", "NT_PRPSINFO",
-    "VMCOREINFO_NOTE_HEADER", "header_start", "note_len", "core_notes", "vmcoreinfo_note_header",
+    "VMCOREINFO_NOTE_HEADER", "VMCOREINFO_NOTE_NAME", "header_start", "note_len", "core_notes",
+    "vmcoreinfo_note_header",
 ]
 
 NMAX = 201  # program header slots: PT_NOTE + up to 200 PT_LOADs (§2.4, MAX_ZONES)
@@ -23,6 +24,7 @@ PRPSINFO_SIZE = 136  # sizeof(struct elf_prpsinfo), 64-bit layout (§2.4)
 NT_PRSTATUS = 1
 NT_PRPSINFO = 3
 VMCOREINFO_NOTE_HEADER = 12 + 12  # {namesz, descsz, type} + "VMCOREINFO\0" padded to 12
+VMCOREINFO_NOTE_NAME = b"VMCOREINFO\0\0"  # the name field as padded: the header's last 12 bytes
 
 
 def header_start(p: int, s: int, v: int) -> int:

@@ -1,4 +1,4 @@
-"""ELF64 little-endian structures used by the minidump assembler and the fixture builder.
+"""ELF64 little-endian structures: what the assembler, inspect and the simulator need.
 
 Only what a core file needs: the file header, program headers, section headers and
 4-byte aligned notes. Parsing is bounded and never trusts a count or an offset from the
