@@ -516,7 +516,7 @@ def test_command_mode_flow() -> None:
     h = command_host()
     assert h.execute(0x01) == struct.pack("<3I", 0x0D, 0x0C, 0x01)
     assert h.receive_data(build_packet(ExecuteResp(0x01, 4))) == [ExecuteResponse(0x01, 4)]
-    assert h.execute_data(0x01, 4) == struct.pack("<3I", 0x0F, 0x0C, 0x01)
+    assert h.execute_data(0x01) == struct.pack("<3I", 0x0F, 0x0C, 0x01)
     events = h.receive_data(struct.pack("<I", 0xC0FFEE42))
     assert raw_of(events) == struct.pack("<I", 0xC0FFEE42) and events[-1] == RawComplete(4)
     assert h.state is HostState.COMMAND_IDLE
@@ -546,7 +546,7 @@ def test_execute_data_with_zero_length_returns_to_idle() -> None:
     h = command_host()
     h.execute(0x00)
     h.receive_data(build_packet(ExecuteResp(0x00, 0)))
-    h.execute_data(0x00, 0)
+    h.execute_data(0x00)
     assert h.state is HostState.COMMAND_IDLE
 
 
