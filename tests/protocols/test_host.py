@@ -716,6 +716,14 @@ def _host_in(state: str, boundaries: bool) -> HostMachine:
     if state == "wait-cmd":
         h.hello_resp(3)
         return h
+    if state in ("answer-short", "answer-long"):
+        h.hello_resp(3)
+        h.receive_data(build_packet(CmdReady()))
+        h.execute(0x07)
+        length = 4 if state == "answer-short" else 0x30
+        h.receive_data(build_packet(ExecuteResp(0x07, length)))
+        h.execute_data(0x07)
+        return h
     if state == "image":
         h.hello_resp(0)
         return h
@@ -738,7 +746,7 @@ def _host_in(state: str, boundaries: bool) -> HostMachine:
 
 HOST_STATES = [
     "wait-hello", "hello", "wait-table", "wait-cmd", "image", "memory-idle", "raw-short",
-    "raw-long", "wait-reset",
+    "raw-long", "answer-short", "answer-long", "wait-reset",
 ]
 
 # Chunks biased towards things that almost parse: real packets, EOIs, headers with odd lengths.
