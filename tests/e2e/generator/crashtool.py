@@ -65,7 +65,8 @@ def _ensure_libraries(arch: ArchSpec, allow_install: bool) -> None:
 
 def _installed(pkg: str) -> bool:
     proc = run(STEP, ["dpkg-query", "-W", "-f=${Status}", pkg], timeout=60, check=False)
-    return proc.returncode == 0 and proc.stdout.endswith("installed")
+    # "install ok installed"; a removed package says "... not-installed" or "config-files"
+    return proc.returncode == 0 and proc.stdout.split()[-1:] == ["installed"]
 
 
 def _unpacked_crash(arch: ArchSpec, cache: Path) -> Path:
