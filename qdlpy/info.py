@@ -159,7 +159,7 @@ def read_info(transport: str | Transport | None = None, *, serial: str | None = 
     with open_session(transport, serial=serial, usb_path=usb_path, timeout=timeout,
                       hello_timeout=hello_timeout) as client:
         hello = client.wait_hello(Mode.MEMORY_DEBUG)
-        result = InfoResult(client.t.identity(), hello, "queried")
+        result = InfoResult(client.transport.identity(), hello, "queried")
         result.reprovoked = client.reprovoked
         if result.holds_dump and not force:
             result.command_mode = "skipped"

@@ -288,6 +288,6 @@ def load(programmer: str | os.PathLike[str] | None,
         if done != "complete":
             log.info("DONE_RESP said pending after the only image: treated as done "
                      "(the MSM8916-class PBL quirk)")
-        return LoadResult(client.t.identity(), hello.version, records, done, seconds,
+        return LoadResult(client.transport.identity(), hello.version, records, done, seconds,
                           client.reprovoked)
 

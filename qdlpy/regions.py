@@ -40,4 +40,4 @@ def read_regions(transport: str | Transport | None = None, *, serial: str | None
     with open_session(transport, serial=serial, usb_path=usb_path, timeout=timeout,
                       hello_timeout=hello_timeout) as client:
         table = client.open_memory_debug()
-        return RegionsResult(client.t.identity(), table, client.reprovoked)
+        return RegionsResult(client.transport.identity(), table, client.reprovoked)

@@ -105,5 +105,5 @@ def reset_device(transport: str | Transport | None = None, *, serial: str | None
                 "the device holds a crash dump (memory-debug mode, HELLO mode 2): RESET "
                 "reboots it and the dump would be lost; no RESET was sent")
         client.reset()
-        acknowledged = client.m.state is HostState.CLOSED
-        return ResetResult(client.t.identity(), state, mode, acknowledged, client.reprovoked)
+        acknowledged = client.machine.state is HostState.CLOSED
+        return ResetResult(client.transport.identity(), state, mode, acknowledged, client.reprovoked)

@@ -33,21 +33,22 @@ def _run(argv: list[str], timeout: float = TOOL_TIMEOUT) -> subprocess.Completed
         pytest.fail(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s")
 
 
-def _crash(vmlinux: Path, core: Path, commands: list[str], flags: list[str]) -> \
-        subprocess.CompletedProcess[str]:
-    with tempfile.NamedTemporaryFile("w", suffix=".crash", delete=False) as f:
-        f.write("\n".join([*commands, "quit"]) + "\n")
-        cmdfile = f.name
+def _crash(crash: list[str], vmlinux: Path, core: Path, commands: list[str],
+           flags: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run crash (``crash``: its argv prefix, KernelCase.crash) on ``commands``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".crash", delete=False) as script:
+        script.write("\n".join([*commands, "quit"]) + "\n")
+        cmdfile = script.name
     try:
-        return _run(["crash", "-s", *flags, str(vmlinux), str(core), "-i", cmdfile])
+        return _run([*crash, "-s", *flags, str(vmlinux), str(core), "-i", cmdfile])
     finally:
         Path(cmdfile).unlink(missing_ok=True)
 
 
-def crash_log(vmlinux: Path, core: Path) -> str:
+def crash_log(vmlinux: Path, core: Path, *, crash: list[str]) -> str:
     """``crash -s --minimal vmlinux core`` + ``log``: the kernel log as crash prints it.
     crash exits 0 even when ``log`` fails (§7 pitfall 7), so callers grep the marker."""
-    proc = _crash(vmlinux, core, ["log"], ["--minimal"])
+    proc = _crash(crash, vmlinux, core, ["log"], ["--minimal"])
     return proc.stdout + proc.stderr
 
 
@@ -84,9 +85,9 @@ class FullModeResult:
 FULL_MODE_FLAGS = ["-d", "1", "--no_modules", "--no_panic", "--no_kmem_cache", "--zero_excluded"]
 
 
-def crash_full_mode(vmlinux: Path, core: Path) -> FullModeResult:
+def crash_full_mode(vmlinux: Path, core: Path, *, crash: list[str]) -> FullModeResult:
     """Stock crash in full mode; -d 1 is what makes it say which read failed (§4.4)."""
-    proc = _crash(vmlinux, core, ["sys"], FULL_MODE_FLAGS)
+    proc = _crash(crash, vmlinux, core, ["sys"], FULL_MODE_FLAGS)
     text = proc.stdout + proc.stderr
     errors = [f"{kind} at {addr}" for addr, kind in
               re.findall(r'read error: .*?address: (\S+)\s+type: "([^"]*)"', text)]

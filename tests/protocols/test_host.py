@@ -516,7 +516,7 @@ def test_command_mode_flow() -> None:
     h = command_host()
     assert h.execute(0x01) == struct.pack("<3I", 0x0D, 0x0C, 0x01)
     assert h.receive_data(build_packet(ExecuteResp(0x01, 4))) == [ExecuteResponse(0x01, 4)]
-    assert h.execute_data(0x01, 4) == struct.pack("<3I", 0x0F, 0x0C, 0x01)
+    assert h.execute_data(0x01) == struct.pack("<3I", 0x0F, 0x0C, 0x01)
     events = h.receive_data(struct.pack("<I", 0xC0FFEE42))
     assert raw_of(events) == struct.pack("<I", 0xC0FFEE42) and events[-1] == RawComplete(4)
     assert h.state is HostState.COMMAND_IDLE
@@ -546,7 +546,7 @@ def test_execute_data_with_zero_length_returns_to_idle() -> None:
     h = command_host()
     h.execute(0x00)
     h.receive_data(build_packet(ExecuteResp(0x00, 0)))
-    h.execute_data(0x00, 0)
+    h.execute_data(0x00)
     assert h.state is HostState.COMMAND_IDLE
 
 
@@ -716,6 +716,14 @@ def _host_in(state: str, boundaries: bool) -> HostMachine:
     if state == "wait-cmd":
         h.hello_resp(3)
         return h
+    if state in ("answer-short", "answer-long"):
+        h.hello_resp(3)
+        h.receive_data(build_packet(CmdReady()))
+        h.execute(0x07)
+        length = 4 if state == "answer-short" else 0x30
+        h.receive_data(build_packet(ExecuteResp(0x07, length)))
+        h.execute_data(0x07)
+        return h
     if state == "image":
         h.hello_resp(0)
         return h
@@ -738,7 +746,7 @@ def _host_in(state: str, boundaries: bool) -> HostMachine:
 
 HOST_STATES = [
     "wait-hello", "hello", "wait-table", "wait-cmd", "image", "memory-idle", "raw-short",
-    "raw-long", "wait-reset",
+    "raw-long", "answer-short", "answer-long", "wait-reset",
 ]
 
 # Chunks biased towards things that almost parse: real packets, EOIs, headers with odd lengths.

@@ -257,7 +257,7 @@ def test_command_mode_then_switch_mode_zero(dump_personality: Factory) -> None:
         link.send(link.host.execute(cmd))
         (resp,) = link.pump()
         assert resp == ExecuteResponse(cmd, len(payload))
-        link.send(link.host.execute_data(cmd, resp.length))
+        link.send(link.host.execute_data(cmd))
         events = link.pump()
         assert b"".join(bytes(e.data) for e in events if isinstance(e, RawData)) == payload
         assert events[-1] == RawComplete(len(payload))

@@ -12,6 +12,12 @@ Parameters:
 * ``mode=0|2`` (default 0): the HELLO mode at power-on. 0 is a PBL in EDL; 2 is a
   crash-dump boot loader that also has command mode (a small memory-debug table is
   offered so a test can prove the dump survives a visit to command mode).
+* ``sbl_version=N`` (decimal or 0x hex, default ``SBL_VERSION``): the u32 that 0x07
+  GET_SOFTWARE_VERSION_SBL answers. 4 is a real-world value whose answer, ``04 00 00 00``,
+  starts like an END_OF_IMAGE_TX header.
+* ``answer=CMD:HEX[,CMD:HEX...]``: client command CMD (a hex id) answers exactly these bytes
+  (hex, may be empty), added to the table or replacing a built-in answer; e.g.
+  ``answer=03:0400000010000000`` for answers that look like packets.
 
 All values are deterministic (``IDENTITY``) so tests can assert them. The OEM PK hash
 is served the way devices pad it: a SHA-256 repeated three times to 0x60 bytes on v2, a
@@ -72,13 +78,18 @@ def chip_id_v3(*, oem_at_44: bool = False) -> bytes:
 
 
 def command_responses(version: int = 2, *, refuse_pkhash: bool = False,
-                      oem_at_44: bool = False, hwid_repeat: bool = True) -> RecordingResponses:
-    """The client-command table of a simulated device of Sahara ``version``."""
+                      oem_at_44: bool = False, hwid_repeat: bool = True,
+                      sbl_version: int = SBL_VERSION,
+                      answers: dict[int, bytes] | None = None) -> RecordingResponses:
+    """The client-command table of a simulated device of Sahara ``version``.
+
+    ``answers`` adds or replaces answers byte for byte (the ``answer=`` knob).
+    """
     hwid = struct.pack("<Q", (MSM_ID << 32) | (OEM_ID << 16) | MODEL_ID)
     table: dict[int, bytes] = {
         ExecCmd.NOP: b"",
         ExecCmd.SERIAL_NUM_READ: struct.pack("<I", SERIAL_NUMBER),
-        ExecCmd.GET_SOFTWARE_VERSION_SBL: struct.pack("<I", SBL_VERSION),
+        ExecCmd.GET_SOFTWARE_VERSION_SBL: struct.pack("<I", sbl_version),
     }
     if version >= 3:
         table[ExecCmd.READ_CHIP_ID_V3] = chip_id_v3(oem_at_44=oem_at_44)
@@ -88,6 +99,7 @@ def command_responses(version: int = 2, *, refuse_pkhash: bool = False,
         pk = PK_HASH_256 * (PK_HASH_WIDTH // len(PK_HASH_256))
     if not refuse_pkhash:
         table[ExecCmd.OEM_PK_HASH_READ] = pk
+    table.update(answers or {})
     table[ExecCmd.GET_COMMAND_ID_LIST] = b"".join(
         struct.pack("<I", c) for c in sorted([*table, ExecCmd.GET_COMMAND_ID_LIST]))
     out = RecordingResponses()
@@ -106,6 +118,39 @@ def _version(params: dict[str, str]) -> int:
     return int(text)
 
 
+def _sbl_version(params: dict[str, str]) -> int:
+    text = params.pop("sbl_version", None)
+    if text is None:
+        return SBL_VERSION
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0xFFFF_FFFF:
+        raise InvalidArgument(f"command scenario: sbl_version must be a u32 (e.g. 4 or "
+                              f"0x20005), not {text!r}")
+    return value
+
+
+def _answers(params: dict[str, str]) -> dict[int, bytes]:
+    """``answer=CMD:HEX[,CMD:HEX...]`` -> {command id: answer bytes}."""
+    text = params.pop("answer", "")
+    answers: dict[int, bytes] = {}
+    for item in filter(None, text.split(",")):
+        cmd, sep, data = item.partition(":")
+        try:
+            if not sep:
+                raise ValueError("no ':'")
+            answers[int(cmd, 16)] = bytes.fromhex(data)
+        except ValueError:
+            raise InvalidArgument(
+                f"command scenario: answer wants CMD:HEX (a hex command id, then the "
+                f"answer's bytes in hex), not {item!r}",
+                hint="e.g. answer=07:04000000 or answer=01:04000000,03:0400000010000000",
+            ) from None
+    return answers
+
+
 def build(params: dict[str, str], faults: Faults) -> ScenarioBuild:
     version = _version(params)
     responses = command_responses(
@@ -113,6 +158,8 @@ def build(params: dict[str, str], faults: Faults) -> ScenarioBuild:
         refuse_pkhash=_flag(params, "refuse_pkhash"),
         oem_at_44=_flag(params, "oem_at_44"),
         hwid_repeat=_flag(params, "hwid_repeat", "1"),
+        sbl_version=_sbl_version(params),
+        answers=_answers(params),
     )
     supported = not _flag(params, "no_command")
     mode = params.pop("mode", "0")

@@ -44,8 +44,8 @@ class X86_64Space:
         self.phys_base = info.number("phys_base")
         self.text = _sym(syms, "_text").addr + self.koff
         self.end = _sym(syms, "_end").addr + self.koff
-        self.page_offset_base = mem.u64(self._image_pa(_sym(syms, "page_offset_base").addr + self.koff),
-                                        "page_offset_base")
+        base_symbol = _sym(syms, "page_offset_base").addr + self.koff
+        self.page_offset_base = mem.u64(self._image_pa(base_symbol), "page_offset_base")
         self.cr3 = self._image_pa(info.symbol("init_top_pgt"))
 
     def _image_pa(self, va: int) -> int:

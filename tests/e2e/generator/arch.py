@@ -20,7 +20,9 @@ class ArchSpec:
     console: str
     gdb_binary: str
     gdb_package: str
-    crash_reads_it: bool  # Debian's crash is an x86_64-target build (real-kernel-e2e.md §4.5)
+    #: Runs this architecture's programs on another host: Debian builds crash for its own
+    #: architecture's cores only, so crash:<deb_arch> runs under it elsewhere (crashtool.py).
+    qemu_user_binary: str
     e_machine: int  # ELF_ARCH: EM_X86_64 = 62, EM_AARCH64 = 183
     prstatus_size: int  # sizeof(struct elf_prstatus), minidump-format.md §2.4 (P)
     ram_mib: int = 256
@@ -44,7 +46,7 @@ ARCHES: dict[str, ArchSpec] = {
         console="ttyS0",
         gdb_binary="gdb",
         gdb_package="gdb",
-        crash_reads_it=True,
+        qemu_user_binary="qemu-x86_64-static",
         e_machine=62,
         prstatus_size=336,
     ),
@@ -58,7 +60,7 @@ ARCHES: dict[str, ArchSpec] = {
         console="ttyAMA0",
         gdb_binary="gdb-multiarch",
         gdb_package="gdb-multiarch",
-        crash_reads_it=False,
+        qemu_user_binary="qemu-aarch64-static",
         e_machine=183,
         prstatus_size=392,
     ),
