@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mypy --strict over the import tree as it is installed. The card's layout maps
+# mypy --strict over the import tree as it is installed. The package layout maps
 # protocols/ -> qdlpy.protocols and cli/ -> qdlpy.cli, which mypy cannot follow through
 # setuptools' editable import hook, so build the same tree from symlinks and check that.
 set -euo pipefail

@@ -1,6 +1,6 @@
 """Shared CLI plumbing: the per-invocation state, JSON documents and the stderr console.
 
-Rules (ux-and-style.md §c3): data goes to stdout, everything else (logs, progress, errors)
+Rules (docs/design.md#output-streams): data goes to stdout, everything else (logs, progress, errors)
 to stderr; under ``--json`` stdout carries exactly one JSON document, also on failure.
 """
 

@@ -4,7 +4,7 @@ Rates count the bytes this run moved (a resumed region's bytes already on disk d
 make it look fast) and use the binary units the sizes use (MiB/s beside MiB).
 
 ``auto`` picks rich when stderr is an interactive terminal and plain otherwise; under
---json nothing is drawn (ux-and-style.md §b7). Plain mode prints one line per region and
+--json nothing is drawn (docs/design.md#progress). Plain mode prints one line per region and
 a status line every QDLPY_PROGRESS_INTERVAL seconds (default 10).
 """
 

@@ -1,13 +1,13 @@
 """The device side of Sahara as a state machine (for the simulator), sans-I/O.
 
-Modelled on the XBL/PBL behaviour in sahara-protocol.md §8.1:
+Modelled on the XBL/PBL behaviour in docs/protocol.md#the-device-state-machine:
 
 * HELLO is sent once per Sahara session (``start()``), not on every host connection.
 * WAIT_HELLO_RESP: a valid HELLO_RESP starts the chosen mode; *any other* packet (or junk)
   makes the device resend HELLO -- hosts use this to recover a lost HELLO.
 * WAIT_MEMORY_READ: MEMORY_READ(64) inside a permitted range streams raw memory
-  (restricted ranges in 4 KiB transfers, §10.4); outside: END_OF_IMAGE_TX 0x19 and
-  WAIT_RESET. SWITCH_MODE restarts with a HELLO of the new mode. Anything else:
+  (restricted ranges in 4 KiB transfers, docs/protocol.md#request-sizing); outside: END_OF_IMAGE_TX
+  0x19 and WAIT_RESET. SWITCH_MODE restarts with a HELLO of the new mode. Anything else:
   END_OF_IMAGE_TX 0x01 and WAIT_RESET (the dump survives only until a RESET).
 * WAIT_CMD_EXEC / WAIT_CMD_EXEC_DATA: client commands; unsupported -> EOI 0x1F.
 * Image transfer: READ_DATA(64) requests driven by the personality's image plan, raw
@@ -61,7 +61,8 @@ from .packets import (
     parse_packet,
 )
 
-RESTRICTED_PIECE = 4096  # XBL's bounce buffer for restricted regions (§10.4)
+# XBL's bounce buffer for restricted regions (docs/protocol.md#request-sizing)
+RESTRICTED_PIECE = 4096
 
 
 class MemorySource(Protocol):
@@ -110,7 +111,8 @@ class Personality:
     command_mode_supported: bool = True
     command_responses: dict[int, bytes] = dataclasses.field(default_factory=dict)
     image_plan: Callable[[], ImagePlan] | None = None
-    #: MSM8916-class PBL: DONE_RESP says "pending" after the only programmer (§9).
+    #: MSM8916-class PBL: DONE_RESP says "pending" after the only programmer
+    #: (docs/protocol.md#image-ids-and-the-pending-quirk).
     pending_after_last_image: bool = False
 
 
@@ -218,7 +220,8 @@ class DeviceMachine:
             return self.nak(Status.NAK_INVALID_CMD)
         if st is DeviceState.WAIT_HELLO_RESP:
             if not isinstance(pkt, HelloResp):
-                return [self.hello()]  # invalid packet here: resend HELLO (§8.1)
+                # invalid packet here: resend HELLO (docs/protocol.md#the-device-state-machine)
+                return [self.hello()]
             return self._on_hello_resp(pkt)
         if isinstance(pkt, SwitchMode) and st in (DeviceState.WAIT_MEMORY_READ,
                                                    DeviceState.WAIT_CMD_EXEC):

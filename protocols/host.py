@@ -6,7 +6,7 @@ the bytes it returns. Device errors (END_OF_IMAGE_TX with a non-zero status) rai
 ``DeviceNak``; packets that are not allowed in the current state raise
 ``UnexpectedPacket``. The machine never sends anything on its own.
 
-Flows (sahara-protocol.md §8.2, §9, §10, §11):
+Flows (docs/protocol.md):
 
 * memory debug: HELLO -> hello_resp(2) -> MEMORY_DEBUG(64) -> memory_read(table) -> raw
   table -> set_table() -> memory_read(...) -> raw data ... -> reset() -> RESET_RESP
@@ -17,12 +17,12 @@ Flows (sahara-protocol.md §8.2, §9, §10, §11):
 
 Raw phases (memory data, command answers) are delivered as ``RawData`` events that wrap
 the caller's buffer without copying. A device refuses a MEMORY_READ by sending the 16-byte
-END_OF_IMAGE_TX in place of the data (§10.6). It is recognised on transports with message
-boundaries when it is the whole first transfer, on byte streams when it is followed by
-silence (``receive_idle()``); the host never requests exactly 16 bytes (``plan_reads``).
-A command answer is never held back for silence: its length is announced by EXECUTE_RESP
-and the device sends it for the EXECUTE_DATA the machine allows, so bytes that merely look
-like an END_OF_IMAGE_TX (an SBL version of 4) are the answer (``_receive_answer``).
+END_OF_IMAGE_TX in place of the data (docs/protocol.md#why-a-16-byte-request-is-never-sent). It is
+recognised on transports with message boundaries when it is the whole first transfer, on byte
+streams when it is followed by silence (``receive_idle()``); the host never requests exactly 16
+bytes (``plan_reads``). A command answer is never held back for silence: its length is announced by
+EXECUTE_RESP and the device sends it for the EXECUTE_DATA the machine allows, so bytes that merely
+look like an END_OF_IMAGE_TX (an SBL version of 4) are the answer (``_receive_answer``).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class HostState(enum.Enum):
     IMAGE_SEND = "image-send"  # host owes the device data_length image bytes
     WAIT_DONE_RESP = "wait-done-resp"
     WAIT_RESET_RESP = "wait-reset-resp"
-    FAILED = "failed"  # the device NAKed: it only accepts RESET now (§8.1 WAIT_RESET)
+    FAILED = "failed"  # the device NAKed: it only accepts RESET now (docs/protocol.md#wait_reset)
     CLOSED = "closed"  # RESET_RESP seen, or image transfer complete
 
 
@@ -191,7 +191,7 @@ def plan_reads(base: int, length: int, chunk: int) -> Iterator[tuple[int, int]]:
     """Split [base, base+length) into MEMORY_READ requests of at most ``chunk`` bytes.
 
     No request is exactly 16 bytes (an END_OF_IMAGE_TX would be indistinguishable from
-    the data, sahara-protocol.md §10.6): such a piece is sent as 8 + 8.
+    the data, docs/protocol.md#why-a-16-byte-request-is-never-sent): such a piece is sent as 8 + 8.
     """
     if chunk < 1 or chunk > MAX_READ_SIZE:
         raise ValueError(f"chunk size must be 1..{MAX_READ_SIZE}, got {chunk}")
@@ -516,7 +516,7 @@ class HostMachine:
             )
 
     def hello_resp(self, mode: int | None = None) -> bytes:
-        """Answer HELLO; the default echoes the device's mode (sahara-protocol.md §18.2)."""
+        """Answer HELLO; the default echoes the device's mode (docs/protocol.md#modes)."""
         self._require(HostState.WAIT_HELLO, action="answer HELLO")
         if self.hello is None:
             raise UnexpectedPacket("cannot answer HELLO before one arrived")
@@ -528,7 +528,8 @@ class HostMachine:
             Mode.MEMORY_DEBUG: HostState.WAIT_TABLE_OFFER,
             Mode.COMMAND: HostState.WAIT_CMD_READY,
         }[Mode(chosen)]
-        # Version 2 / compatible 1 (§3.2); a v1 device only accepts version 1.
+        # Version 2 / compatible 1 (docs/protocol.md#version-negotiation); a v1 device only accepts
+        # version 1.
         version = min(HOST_VERSION, self.hello.version)
         return build_packet(
             HelloResp(version=version, version_supported=HOST_VERSION_SUPPORTED,
@@ -536,7 +537,8 @@ class HostMachine:
         )
 
     def set_table(self, ranges: list[tuple[int, int]]) -> None:
-        """Restrict memory reads to these (base, length) table entries (§18.7)."""
+        """Restrict memory reads to these (base, length) table entries
+        (docs/protocol.md#every-read-stays-inside-the-table)."""
         self._allowed = [(base, base + length) for base, length in ranges if length > 0]
 
     def memory_read(self, address: int, length: int, context: str = "") -> bytes:
@@ -598,7 +600,8 @@ class HostMachine:
         return self.reprovoke_hello(mode)
 
     def reprovoke_hello(self, mode: int) -> bytes:
-        """SWITCH_MODE sent when the device's state is unknown (lost HELLO, §18.14).
+        """SWITCH_MODE sent when the device's state is unknown (lost HELLO,
+        docs/protocol.md#re-provoking-a-lost-hello).
 
         Safe in every state a waiting device can be in: WAIT_HELLO_RESP treats it as an
         invalid packet and resends HELLO; WAIT_MEMORY_READ / WAIT_CMD_EXEC restart the

@@ -1,6 +1,6 @@
 """qdlpy's one exception tree, with an exit code and a hint per class.
 
-Exit codes (ux-and-style.md §c4; README "Exit codes" documents the same table):
+Exit codes (docs/design.md#exit-codes; README "Exit codes" documents the same table):
 
 ====  =====================================================================
 0     success

@@ -2,7 +2,7 @@
 
 No RESET and no SWITCH_MODE at the end: the device stays in WAIT_MEMORY_READ, and the
 next host run (``qdlpy pull``) re-provokes HELLO with SWITCH_MODE(2) and finds the dump
-intact (sahara-protocol.md §8.1, §18.14).
+intact (docs/protocol.md#the-device-state-machine, docs/protocol.md#re-provoking-a-lost-hello).
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ This is where protocol meets I/O: the handshake with lost-HELLO recovery, the re
 table, chunked memory reads into a reusable buffer, command mode, image transfer and
 RESET. Higher layers (pull, info, load) never touch packets.
 
-Timeouts follow sahara-protocol.md §18.10: about 1 s for command packets, about 30 s per
+Timeouts follow docs/protocol.md#timeouts: about 1 s for command packets, about 30 s per
 data read; a HELLO that does not come within ~1 s is re-provoked with SWITCH_MODE
-(§18.14), never with RESET (which would reboot away a dump).
+(docs/protocol.md#re-provoking-a-lost-hello), never with RESET (which would reboot away a dump).
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ trace = logging.getLogger("qdlpy.trace")
 PACKET_BUFFER = 4096
 MAX_ANSWER = 4096  # the longest client-command answer accepted (the longest known is 0x60)
 MAX_EMPTY_READS = 64  # ZLPs are legal, but a pipe that only ever returns nothing is not
-SLACK = 64 * 1024  # read buffers stay larger than what remains, so a ZLP ends the transfer (§10.5)
+# read buffers stay larger than what remains, so a ZLP ends the transfer
+# (docs/protocol.md#zero-length-packets)
+SLACK = 64 * 1024
 
 EDL_EXPLANATION = (
     "the device is in image-transfer (EDL) mode, not memory-debug (crash dump) mode: "
@@ -330,7 +332,8 @@ class SaharaClient:
         return bytes(answer)
 
     def leave_command_mode(self, mode: int = Mode.IMAGE_TX_PENDING) -> Hello | None:
-        """SWITCH_MODE(mode), never RESET (sahara-protocol.md §11.4); returns the new HELLO.
+        """SWITCH_MODE(mode), never RESET (docs/protocol.md#leaving-command-mode); returns the new
+        HELLO.
 
         ``mode`` 0 suits an EDL device; a crash-dump device goes back with 2 so that its
         next HELLO offers the dump again. Also sent after a refused client command (the
@@ -365,8 +368,8 @@ class SaharaClient:
         never has to sit in memory whole; each write is at most MAX_READ_SIZE.
 
         ``sole_image``: a DONE_RESP "pending" also ends the transfer (the MSM8916 PBL
-        quirk after the only programmer, sahara-protocol.md §9, §16) unless the device
-        asks for another image right away (``_asks_again``). The last DONE_RESP
+        quirk after the only programmer, docs/protocol.md#image-ids-and-the-pending-quirk) unless
+        the device asks for another image right away (``_asks_again``). The last DONE_RESP
         status is kept in ``image_tx_status``. One read may complete several packets on
         byte streams (DONE_RESP followed by the next READ_DATA), so every event is used.
         """

@@ -2,9 +2,9 @@
 
 Wheels cannot write to /etc, so the rule ships as package data (``qdlpy.udev``) and the
 ``qdlpy udev install`` command copies it into ``/etc/udev/rules.d`` and asks udevd to
-reload and re-apply it (ux-and-style.md §b6). Every filesystem path is taken relative to
-a ``root`` directory so tests install into a temporary tree; the udevadm runner is
-injectable for the same reason.
+reload and re-apply it (docs/protocol.md#linux-access-udev-drivers-and-modemmanager). Every
+filesystem path is taken relative to a ``root`` directory so tests install into a temporary tree;
+the udevadm runner is injectable for the same reason.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def render(group: str | None = None, template: str | None = None) -> str:
     """The rule text to install; with ``group``, device lines also get GROUP and MODE 0660.
 
     uaccess ACLs only reach the user of a local logind seat, so headless CI runners need
-    group access instead (ux-and-style.md §b6). The mode is 0660, never world-writable.
+    group access instead (docs/protocol.md#linux-access-udev-drivers-and-modemmanager). The mode is
+    0660, never world-writable.
     """
     text = packaged_rules() if template is None else template
     if group is None:

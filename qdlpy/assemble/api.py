@@ -22,7 +22,7 @@ from .writer import OutputPlan, check_target, write_plan
 
 __all__ = ["assemble", "inspect", "DEFAULT_OUTPUT"]
 
-DEFAULT_OUTPUT = "minidump.elf"  # qdl's name (minidump-format.md §8.5)
+DEFAULT_OUTPUT = "minidump.elf"  # qdl's name (docs/formats.md#output-names)
 
 
 def _output_path(folder: Path, output: str | os.PathLike[str] | None) -> Path:
@@ -36,7 +36,8 @@ def _output_path(folder: Path, output: str | os.PathLike[str] | None) -> Path:
 
 
 def _post_check(plan: OutputPlan) -> None:
-    """The written kernel ELF parses and has the planned size (§8.2 step 8)."""
+    """The written kernel ELF parses and has the planned size
+    (docs/formats.md#checks-after-writing)."""
     try:
         size = plan.path.stat().st_size
         with open(plan.path, "rb") as f:
@@ -153,7 +154,7 @@ def _reassemble(src: Path, out: Path) -> str:
 
 
 def _raw_crash_command(fulldump: list[Entry]) -> list[str]:
-    """crash reads raw physical-memory files directly (minidump-format.md §6.1)."""
+    """crash reads raw physical-memory files directly (docs/formats.md#crash)."""
     raw = [e for e in fulldump if e.base is not None and e.path is not None and e.size]
     if not raw:
         return []

@@ -2,7 +2,7 @@
 
 Addresses come from the folder's address file (:mod:`qdlpy.formats.addresses` decides which
 one), else nothing: only the ``*.BIN`` files, which the kernel assembler maps with the
-id-order + size heuristic (minidump-format.md §8.6).
+id-order + size heuristic (docs/formats.md#the-id-order-heuristic).
 File names are matched case-insensitively, in the folder and in its ``regions/`` subfolder.
 """
 
@@ -20,7 +20,8 @@ from .classify import Classified, RegionKind, classify
 
 __all__ = ["Entry", "FolderScan", "scan_folder", "HEURISTIC"]
 
-HEURISTIC = "heuristic"  # no address file: id order + size check (§8.6)
+# no address file: id order + size check (docs/formats.md#the-id-order-heuristic)
+HEURISTIC = "heuristic"
 # qdlpy pull's own files and leftovers: never region files, even when named *.bin.
 _NOT_REGIONS = ("table.bin", "qdlpy.log")
 _NOT_REGION_SUFFIXES = (".part", ".tmp")

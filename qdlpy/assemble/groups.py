@@ -1,4 +1,4 @@
-"""One generic ELF per group of non-kernel regions (minidump-format.md §4.3, §8.4).
+"""One generic ELF per group of non-kernel regions (docs/formats.md#group-elfs).
 
 Groups: ``subsystems`` (other ``md_`` regions: modem, ADSP...), ``firmware`` (XBL's ``MD_``
 items), ``fulldump`` (DDRCS*, OCIMEM...), ``kernel-unreferenced`` (``md_K`` regions no PT_LOAD

@@ -58,7 +58,8 @@ def _pread(fd: int, offset: int, n: int, size: int) -> bytes:
 
 def _stranded_vmcoreinfo(blob: bytes) -> bytes | None:
     """The VMCOREINFO descriptor of a kmemdump note segment whose CORE notes are corrupt:
-    the note header sits right before the descriptor, which ends the segment (§2.4)."""
+    the note header sits right before the descriptor, which ends the segment
+    (docs/formats.md#the-note-segment)."""
     at = blob.rfind(VMCOREINFO_NOTE_NAME)
     while at >= 12:
         namesz, descsz, ntype = struct.unpack_from("<3I", blob, at - 12)

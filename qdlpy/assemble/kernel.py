@@ -1,4 +1,5 @@
-"""Plan the kernel minidump ELF from a dump folder (minidump-format.md §8.2, §8.3).
+"""Plan the kernel minidump ELF from a dump folder (docs/formats.md#how-the-kernel-elf-is-assembled,
+docs/formats.md#error-policy).
 
 Two header styles exist:
 
@@ -6,9 +7,10 @@ Two header styles exist:
   VMCOREINFO descriptor is region id 2; every PT_LOAD is one region, found by its physical
   address (``p_paddr``) and length, and written at its ``p_offset``
   (:mod:`qdlpy.assemble.kmemdump`).
-* downstream msm_minidump (``md_KELF_HEADER`` / ``md_KELF_HDR``, §4.2): section headers name
-  every region; Qualcomm's LRDP concatenates ``md_<name>.BIN`` in string-table order, which
-  is the same as placing each at its section/PT_LOAD offset, which is what we do.
+* downstream msm_minidump (``md_KELF_HEADER`` / ``md_KELF_HDR``,
+  docs/formats.md#downstream-msm_minidump): section headers name every region; Qualcomm's LRDP
+  concatenates ``md_<name>.BIN`` in string-table order, which is the same as placing each at its
+  section/PT_LOAD offset, which is what we do.
 
 This module picks the header region and plans; :mod:`qdlpy.assemble.writer` writes.
 """
@@ -69,20 +71,22 @@ class NotElf:
 
 
 def explain_not_elf(data: bytes, label: str) -> NotElf:
-    """Why a header region is not an ELF: encryption (§8.3) or zeroing, in plain words."""
+    """Why a header region is not an ELF: encryption (docs/formats.md#encrypted-minidumps) or
+    zeroing, in plain words."""
     if not data:
         return NotElf(NotElfReason.EMPTY,
                       f"{label} is empty: the kernel ELF header was not dumped")
     if not any(data[:4096]):
         return NotElf(NotElfReason.ZEROED,
                       f"{label} is all zeros instead of an ELF header: the firmware zeroed the "
-                      "minidump (secure device without an OEM key, minidump-format.md §3.5)")
+                      "minidump (secure device without an OEM key, "
+                      "docs/formats.md#encrypted-minidumps)")
     first = f"{label} does not start with an ELF header (first bytes {data[:8].hex()}): "
     if len(set(data[:4096])) > min(200, len(data[:4096]) // 2):
         return NotElf(NotElfReason.ENCRYPTED, first + (
             "it looks encrypted. Secure devices that request encryption "
             "(encryption_required='YES') get ciphertext regions from XBL "
-            "(minidump-format.md §8.3); qdlpy cannot assemble an encrypted minidump"))
+            "(docs/formats.md#encrypted-minidumps); qdlpy cannot assemble an encrypted minidump"))
     return NotElf(NotElfReason.NOT_A_HEADER, first + "the file is not a kernel minidump header")
 
 
@@ -159,8 +163,9 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
             hit = _BANNER.search(data[sh.offset : sh.offset + sh.size])
             if hit:
                 info.osrelease = hit.group(1).decode("ascii", errors="replace")
-    # LRDP's view: md_<name>.BIN per section name, duplicates in seq order (§3.4, §4.2).
-    # A name that ends in digits ("KCPU0") is also indexed whole, since the id split is a guess.
+    # LRDP's view: md_<name>.BIN per section name, duplicates in seq order
+    # (docs/formats.md#sequence-numbers, docs/formats.md#downstream-msm_minidump). A name that ends
+    # in digits ("KCPU0") is also indexed whole, since the id split is a guess.
     by_name: dict[str, list[Entry]] = {}
     for e in sorted(others, key=lambda e: (e.cls.id or 0, e.position)):
         by_name.setdefault(e.cls.name.lower(), []).append(e)

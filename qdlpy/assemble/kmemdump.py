@@ -86,7 +86,7 @@ def _pt_loads(phdrs: list[Phdr], data_start: int, label: str, policy: Policy) ->
     return loads
 
 
-# --- vmcoreinfo (§8.2 step 4) --------------------------------------------------------------
+# --- vmcoreinfo (docs/formats.md#finding-the-vmcoreinfo-region) -----------------------------------
 
 
 def _find_vmcoreinfo(scan: FolderScan, head: _Header, others: list[Entry]) -> Entry | None:
@@ -159,19 +159,20 @@ def _match_by_id_order(loads: list[Load], pool: list[Entry],
         if k >= len(ordered):
             raise InputError(
                 f"no address file and only {len(ordered)} md_K data files for {len(loads)} "
-                "PT_LOADs: the id-order heuristic (minidump-format.md §8.6) cannot continue",
+                "PT_LOADs, so the heuristic (docs/formats.md#the-id-order-heuristic) stops",
                 hint=_HEURISTIC_HINT)
         e = ordered[k]
-        # A masked base (§8.3) keeps the table length (= p_filesz): same repair as by address.
+        # A masked base (docs/formats.md#misaligned-regions) keeps the table length (= p_filesz):
+        # same repair as by address.
         if e.size != ph.filesz:
             raise InputError(
                 f"no address file, and the id-order heuristic fails at PT_LOAD {i}: "
                 f"{e.label} is {e.size} bytes, the header wants {ph.filesz} "
-                "(minidump-format.md §8.6)", hint=_HEURISTIC_HINT)
+                "(docs/formats.md#the-id-order-heuristic)", hint=_HEURISTIC_HINT)
         skip = ph.paddr & 3
         matched[i] = (e, skip, "misaligned" if skip else "ok")
     policy.warn("no address file (manifest.json, dump_info.txt or load.cmm): regions were "
-                "matched to PT_LOADs by id order and size (minidump-format.md §8.6)")
+                "matched by id order and size (docs/formats.md#the-id-order-heuristic)")
     return matched
 
 
@@ -181,7 +182,8 @@ def _match_by_id_order(loads: list[Load], pool: list[Entry],
 def _layout(head: _Header, matched: dict[int, Match],
             policy: Policy) -> tuple[list[Piece], list[Placement], int]:
     """Every region at its p_offset; a missing one becomes p_filesz = 0 with p_memsz kept
-    (reads as zeros) and later offsets move down by its size (§8.3). Patches ``head.hdr``."""
+    (reads as zeros) and later offsets move down by its size (docs/formats.md#missing-regions).
+    Patches ``head.hdr``."""
     pieces: list[Piece] = []
     placements: list[Placement] = []
     shift, end = 0, head.data_start

@@ -35,7 +35,8 @@ def _same_bytes(entries: list[Entry]) -> bool:
 
 
 def _choose(cands: list[Entry], what: str, policy: Policy) -> Entry:
-    """One of several entries with the same address: length already tried (§8.3)."""
+    """One of several entries with the same address: length already tried
+    (docs/formats.md#duplicate-addresses)."""
     if len(cands) == 1:
         return cands[0]
     present = [e for e in cands if e.path is not None]
@@ -57,7 +58,8 @@ def _choose(cands: list[Entry], what: str, policy: Policy) -> Entry:
 
 def match_by_address(ph: Phdr, what: str, pool: list[Entry], used: set[int],
                      policy: Policy) -> Match | None:
-    """(entry, bytes to skip, how) for a PT_LOAD, by address then length (§8.2 step 6)."""
+    """(entry, bytes to skip, how) for a PT_LOAD, by address then length
+    (docs/formats.md#mapping-pt_loads-to-regions)."""
     free = [e for e in pool if id(e) not in used and e.base is not None]
     same = [e for e in free if e.base == ph.paddr]
     exact = [e for e in same if e.wanted == ph.filesz]
@@ -66,7 +68,8 @@ def match_by_address(ph: Phdr, what: str, pool: list[Entry], used: set[int],
     if same:
         return _choose(same, what, policy), 0, "length-mismatch"
     if ph.paddr & 3:
-        # Firmware masks the base to 4 bytes (§8.3): the file starts paddr & 3 bytes early.
+        # Firmware masks the base to 4 bytes (docs/formats.md#misaligned-regions): the file starts
+        # paddr & 3 bytes early.
         mis = [e for e in free if e.base == ph.paddr & ~3]
         if mis:
             return _choose(mis, what, policy), ph.paddr & 3, "misaligned"
@@ -127,7 +130,8 @@ def region_status(e: Entry, ph: Phdr, skip: int, how: str, what: str,
         detail = f"{e.label} is {avail} bytes, PT_LOAD wants {ph.filesz}: truncated"
         policy.repairable(f"{what}: {detail}")
         return count, "truncated", detail
-    if how == "length-mismatch":  # nothing to repair: reported only (§8.3)
+    # nothing to repair: reported only (docs/formats.md#short-and-long-regions)
+    if how == "length-mismatch":
         detail = f"table length {e.length} != p_filesz {ph.filesz}; the file has the right size"
         policy.warn(f"{what}: {detail}")
         return count, "length-mismatch", detail

@@ -86,7 +86,7 @@ class KernelInfo:
 
 
 def next_commands(elf: str, kernel: KernelInfo, *, reassemble: str | None = None) -> list[str]:
-    """The commands to run next on a kernel ELF (minidump-format.md §6.1, §6.2).
+    """The commands to run next on a kernel ELF (docs/formats.md#crash, docs/formats.md#gdb).
 
     ``reassemble``: the ``qdlpy assemble ... --repair`` command line, put first when the
     CORE notes were left corrupt (crash would find no vmcoreinfo in this ELF).

@@ -2,7 +2,7 @@
 
 Every piece goes to its own offset (``pwrite`` / ``copy_file_range`` with an explicit
 destination offset), never appended, so a missing or short region cannot shift the next
-one (the qdl bug described in minidump-format.md §6.3). Bytes no piece covers stay zero:
+one (the qdl bug described in docs/formats.md#where-qdl-differs). Bytes no piece covers stay zero:
 the file is created empty and extended with ``ftruncate``, so gaps are sparse holes.
 Region bytes move kernel-side (``os.copy_file_range``, else ``os.sendfile``, else
 ``pread``/``pwrite``). The result goes through :func:`qdlpy.atomic_write.atomic_file`

@@ -6,8 +6,8 @@ already saved and never reset the device (that would lose the dump):
 
 * END_OF_IMAGE_TX instead of data: the region is marked failed with the decoded status;
   the device now accepts only RESET, so the pull stops (exit 6) and says so.
-* a transfer timeout: drain, retry the same bytes in smaller requests (§10.6), a bounded
-  number of times.
+* a transfer timeout: drain, retry the same bytes in smaller requests
+  (docs/protocol.md#how-pull-recovers), a bounded number of times.
 * a disconnect: wait for the device (``timeout``), handshake again (the table must be the
   same), continue from the last complete chunk.
 * Ctrl-C: finish the chunk, write the manifest as interrupted, release the device.
@@ -61,7 +61,7 @@ from .writer import RegionWriter, file_sha256, hash_prefix
 log = logging.getLogger("qdlpy.pull")
 
 MIN_CHUNK = 512
-RETRY_ATTEMPTS = 3  # per request, with shrinking sizes (sahara-protocol.md §10.6)
+RETRY_ATTEMPTS = 3  # per request, with shrinking sizes (docs/protocol.md#how-pull-recovers)
 MAX_RECONNECTS = 8
 SPACE_MARGIN = 16 * 1024 * 1024  # leave room for the manifest, log and ELF headers
 
@@ -563,7 +563,8 @@ class _Run:
         writer = RegionWriter(self.out, rec.filename, resume_from=rec.bytes,
                               resume_hash=self._resume_hash.pop(rec.position, None))
         self.sink.region_start(rec.filename, rec.length, writer.done)
-        # Never a 16-byte request (plan_reads splits it; §10.6), whatever the chunk size.
+        # Never a 16-byte request (plan_reads splits it;
+        # docs/protocol.md#why-a-16-byte-request-is-never-sent), whatever the chunk size.
         requests = list(plan_reads(rec.base + writer.done, rec.length - writer.done, self.chunk))
         try:
             for i, (address, length) in enumerate(requests):
@@ -634,7 +635,8 @@ class _Run:
 
     def _read_exact(self, rec: RegionRecord, address: int, length: int,
                     attempt: int, ahead: tuple[int, int] | None = None) -> memoryview:
-        """One request, or smaller ones on retries (512K -> 64K -> 4K, §10.6)."""
+        """One request, or smaller ones on retries (512K -> 64K -> 4K,
+        docs/protocol.md#how-pull-recovers)."""
         where = f"region {rec.filename}"
         if attempt == 0:
             return self.client.read_chunk(address, length, context=where, ahead=ahead)

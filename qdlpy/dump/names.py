@@ -1,9 +1,9 @@
 """Safe, unique file names for regions named by an untrusted device.
 
-Rules (issue "pull", sahara-protocol.md §18.8): no path separators, no ``..``, no NUL,
-printable ASCII only, never a name qdlpy itself writes in the folder, unique (also when
-compared case-insensitively, for folders copied to Windows or macOS). The raw name stays
-in the manifest.
+Rules (docs/protocol.md#region-names-from-the-device): no path separators, no ``..``, no
+NUL, printable ASCII only, never a name qdlpy itself writes in the folder, unique (also when
+compared case-insensitively, for folders copied to Windows or macOS). The raw name stays in
+the manifest.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``dump_info.txt``: the QPST/PCAT-style listing of a dump's table (minidump-format.md §7.2).
+"""``dump_info.txt``: the QPST/PCAT-style listing of a dump's table
+(docs/formats.md#the-dump_infotxt-format).
 
 One line per table entry, ``<save_pref> 0x<base> <length-decimal> <desc...> <filename>``;
 the description may hold spaces, so base = 2nd token, length = 3rd, file name = last.

@@ -1,5 +1,5 @@
 """``load.cmm``: the T32 script boot firmware appends as the table's last entry
-(minidump-format.md §3.5 step 6).
+(docs/formats.md#the-loadcmm-script).
 
 Lines ``d.load.binary <file> 0x<base> /noclear``: addresses, no lengths. Scripts written by
 other tools may quote the file, prefix a path or a ``&macro``, spell ``data.load.binary``

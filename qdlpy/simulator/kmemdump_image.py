@@ -1,15 +1,18 @@
 """Byte-accurate kmemdump-v2 region sets: the regions a Qualcomm device serves in minidump mode.
 
-Recipe: minidump-format.md §9. The first region (``md_KELF1.BIN``) is the kernel's partial
-ELF core header (§2.4), the second (``md_Kvmcorein2.BIN``) the VMCOREINFO descriptor (§2.6),
-every other kernel region the raw memory of one PT_LOAD; names follow the firmware rule
-(§3.5 step 4) on the backend's ``"K%.8s"`` SMEM names with ``seq_num = id`` (§2.3).
+Recipe: docs/testing.md#synthetic-kmemdump-region-sets. The first region (``md_KELF1.BIN``) is the
+kernel's partial ELF core header (docs/formats.md#the-core-image-header), the second
+(``md_Kvmcorein2.BIN``) the VMCOREINFO descriptor (docs/formats.md#the-vmcoreinfo-region), every
+other kernel region the raw memory of one PT_LOAD; names follow the firmware rule
+(docs/formats.md#how-boot-firmware-names-regions) on the backend's ``"K%.8s"`` SMEM names with
+``seq_num = id`` (docs/formats.md#the-qualcomm-backend).
 
 A :class:`KmemdumpSet` holds the regions in SMEM (= Sahara table) order, as the simulated
-device serves them. Variants cover what a device may hand out (§9.4): shuffled table,
-PT_LOAD order != id order (re-registration), corrupt CORE notes, meminspect numbering,
+device serves them. Variants cover what a device may hand out (docs/testing.md#variants): shuffled
+table, PT_LOAD order != id order (re-registration), corrupt CORE notes, meminspect numbering,
 misaligned symbol, 16+ char names, encrypted data and the downstream section-based
-``md_KELF_HEADER`` (§4.2). Data bytes follow the pattern ``byte i = (id*7 + i) & 0xFF``.
+``md_KELF_HEADER`` (docs/formats.md#downstream-msm_minidump). Data bytes follow the pattern ``byte i
+= (id*7 + i) & 0xFF``.
 
 What a correct assembler builds from such a set is not decided here: the assembler tests
 grade against an independent oracle (tests/oracle), and the simulator builds with the leaf
@@ -57,14 +60,14 @@ __all__ = [
 
 Arch = Literal["arm64", "x86_64"]
 Numbering = Literal["kmemdump", "meminspect"]
-SAVE = 1  # OPTIONAL_DEF_SAVE (§7.1)
+SAVE = 1  # OPTIONAL_DEF_SAVE (docs/protocol.md#region-table-formats)
 MANDATORY = 2
 PSARGS = b"console=ttyMSM0,115200n8 qcom_scm.download_mode=mini"
 
 
 @dataclasses.dataclass(frozen=True)
 class ArchModel:
-    """Address model of §9.1: linear map and kernel-image map."""
+    """Address model of docs/testing.md#the-address-model: linear map and kernel-image map."""
 
     machine: int
     prstatus: int
@@ -84,7 +87,8 @@ class ArchModel:
 
 
 ARCHES: dict[str, ArchModel] = {
-    # arm64, 48-bit VA, KASLR off: PHYS_OFFSET 0x80000000, kernel at PA 0x80200000 (§9.1).
+    # arm64, 48-bit VA, KASLR off: PHYS_OFFSET 0x80000000, kernel at PA 0x80200000
+    # (docs/testing.md#the-address-model).
     "arm64": ArchModel(183, PRSTATUS_SIZE[183], "aarch64", 0x80000000, 0xFFFF000000000000,
                        0x80200000, 0xFFFF800080000000, 0x81A00000, 0x90000000),
     # x86_64, 4-level paging: direct map at 0xffff888000000000, kernel at PA 16 MiB.
@@ -93,7 +97,7 @@ ARCHES: dict[str, ArchModel] = {
 }
 
 # (id, name as in the backend's table or None for "unknown", raw size, pool)
-# kmemdump v2 numbering and names: minidump-format.md §2.2 (48/49 never registered).
+# kmemdump v2 numbering and names: docs/formats.md#region-ids (48/49 never registered).
 _KMEMDUMP_V2: list[tuple[int, str, int, str]] = [
     (3, "config", 4112, "image"), (4, "memsect", 4096, "linear"), (5, "totalram", 8, "image"),
     (6, "cpu_possible", 8, "image"), (7, "cpu_present", 8, "image"),
@@ -122,7 +126,8 @@ _KMEMDUMP_V2: list[tuple[int, str, int, str]] = [
     (52, "unknown", 1024, "linear"), (53, "unknown", 8192, "linear"),
 ]
 
-# meminspect v3 numbering (§2.2): no 48/49 gap, names table of 30, dynamic ids from 45 here.
+# meminspect v3 numbering (docs/formats.md#region-ids): no 48/49 gap, names table of 30, dynamic ids
+# from 45 here.
 _MEMINSPECT_V3: list[tuple[int, str, int, str]] = [
     (3, "config", 4112, "image"), (4, "totalram", 8, "image"), (5, "cpu_possible", 8, "image"),
     (6, "cpu_present", 8, "image"), (7, "cpu_online", 8, "image"),
@@ -144,7 +149,8 @@ _MEMINSPECT_V3: list[tuple[int, str, int, str]] = [
 
 
 def pattern(region_id: int, n: int) -> bytes:
-    """Deterministic region bytes: byte i = (id*7 + i) & 0xFF (§9.2 step 4)."""
+    """Deterministic region bytes: byte i = (id*7 + i) & 0xFF
+    (docs/testing.md#building-a-region-set)."""
     block = bytes((region_id * 7 + i) & 0xFF for i in range(256))
     return (block * (n // 256 + 1))[:n]
 
@@ -199,7 +205,7 @@ class KmemdumpSet:
 
     def table(self, *, with_extras: bool = True, with_load_cmm: bool = True) -> list[RegionRecord]:
         """The whole Sahara table as the device lists it: kernel regions, then other
-        subsystems, then MD_ firmware items, then load.cmm (§3.5)."""
+        subsystems, then MD_ firmware items, then load.cmm (docs/formats.md#table-order)."""
         rows = list(self.regions)
         if with_extras:
             rows += extras(self.arch)
@@ -212,7 +218,8 @@ class KmemdumpSet:
 
 
 def _vmcoreinfo(model: ArchModel, arch: str, syms: dict[str, int]) -> tuple[str, bytes]:
-    """vmcoreinfo text (§2.6, §9.1); its length is kept off a multiple of 4 on purpose."""
+    """vmcoreinfo text (docs/formats.md#the-vmcoreinfo-region, docs/testing.md#the-address-model);
+    its length is kept off a multiple of 4 on purpose."""
     release = f"6.1.0-qdlpy-{arch}"
     for _ in range(4):
         lines = [f"OSRELEASE={release}", "PAGESIZE=4096"]
@@ -254,7 +261,7 @@ def _contents(region_id: int, name: str, size: int, model: ArchModel, release: s
 
 
 def _kelf(model: ArchModel, loads: Sequence[LoadSpec], vmcoreinfo: bytes) -> bytes:
-    """The md_KELF region: §9.2 steps 1-3."""
+    """The md_KELF region: docs/testing.md#building-a-region-set."""
     p, s, v = model.prstatus, PRPSINFO_SIZE, align4(len(vmcoreinfo))
     h, n = header_start(p, s, v), note_len(p, s, v)
     buf = bytearray(h + n - v)
@@ -271,7 +278,7 @@ def _kelf(model: ArchModel, loads: Sequence[LoadSpec], vmcoreinfo: bytes) -> byt
         off += ld.filesz
     notes = core_notes(p, s, psargs=PSARGS) + vmcoreinfo_note_header(v)
     buf[h : h + len(notes)] = notes
-    assert h + len(notes) == len(buf), "note cursor must end at the KELF length (§9.2 step 3)"
+    assert h + len(notes) == len(buf), "the notes must end exactly at the KELF length"
     return bytes(buf)
 
 
@@ -281,12 +288,14 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
     """A kmemdump region set.
 
     ``reregister=ID``: that id was unregistered and registered again after the ELF was built,
-    so its PT_LOAD and table entry move to the end (§2.5 exceptions) and index-order ``cat``
-    is wrong. ``misaligned``: linux_banner sits at a PA that is 2 mod 4 (§8.3).
-    ``long_names``: the backend used 12-character SMEM names, so firmware's 15-char cap cuts
-    names and ids (§3.5). ``corrupt_notes``: random bytes over both CORE notes (§2.4
-    allocation caveat). ``encrypted``: every kernel region is ciphertext (§8.3).
-    ``extra_dynamic``: sizes of additional dynamic regions (benchmarks).
+    so its PT_LOAD and table entry move to the end (docs/formats.md#re-registration) and index-order
+    ``cat`` is wrong. ``misaligned``: linux_banner sits at a PA that is 2 mod 4
+    (docs/formats.md#misaligned-regions). ``long_names``: the backend used 12-character SMEM names,
+    so firmware's 15-char cap cuts names and ids (docs/formats.md#how-boot-firmware-names-regions).
+    ``corrupt_notes``: random bytes over both CORE notes
+    (docs/formats.md#when-the-notes-are-damaged). ``encrypted``: every kernel region is ciphertext
+    (docs/formats.md#encrypted-minidumps). ``extra_dynamic``: sizes of additional dynamic regions
+    (benchmarks).
     """
     model = ARCHES[arch]
     specs = list(_KMEMDUMP_V2 if numbering == "kmemdump" else _MEMINSPECT_V3)
@@ -356,7 +365,7 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
                        tuple(regions))
 
 
-# --- downstream msm_minidump (section based, §4.2) -------------------------------------------
+# --- downstream msm_minidump (section based, docs/formats.md#downstream-msm_minidump) -------------
 
 _DOWNSTREAM: list[tuple[str, int]] = [
     ("KLOGBUF", 16384), ("KDMESG", 4096), ("KRUNQUEUE", 3328), ("KTASK_STACK", 16384),
@@ -369,8 +378,9 @@ _DS_STRTAB = 512
 def build_downstream(arch: str = "arm64") -> KmemdumpSet:
     """A downstream ``md_KELF_HEADER`` set: ELF header with section headers (NULL, STR_TBL,
     minidump_table, linux_banner, one per region) and PT_LOADs; PT_LOAD 0 is the banner copy
-    inside the header; regions follow contiguously after the header buffer (§4.2). A name
-    registered twice gets seq_num 1 for the second (§3.4)."""
+    inside the header; regions follow contiguously after the header buffer
+    (docs/formats.md#downstream-msm_minidump). A name registered twice gets seq_num 1 for the second
+    (docs/formats.md#sequence-numbers)."""
     model = ARCHES[arch]
     release = f"5.4.0-qdlpy-{arch}"
     banner = f"Linux version {release} (qdlpy@sim) #1 SMP PREEMPT\n".encode() + b"\0"
@@ -435,7 +445,8 @@ def build_downstream(arch: str = "arm64") -> KmemdumpSet:
 
 def extras(arch: str = "arm64") -> list[RegionRecord]:
     """Items a real minidump table carries besides the kernel's: another subsystem's region
-    (firmware adds only ``md_``, §2.7) and XBL's own ``MD_`` items (§3.5 step 5)."""
+    (firmware adds only ``md_``, docs/formats.md#the-k-prefix-and-the-8-character-cut) and XBL's own
+    ``MD_`` items (docs/formats.md#firmware-items)."""
     adsp_desc, adsp_file = firmware_name("ADSP_XYZ")
     smeminfo = bytes(range(64))
     return [
@@ -446,6 +457,7 @@ def extras(arch: str = "arm64") -> list[RegionRecord]:
 
 
 def load_cmm_record(rows: Iterable[RegionRecord], base: int = 0x146BF000) -> RegionRecord:
-    """The firmware's last table entry: the T32 script for every other entry (§3.5 step 6)."""
+    """The firmware's last table entry: the T32 script for every other entry
+    (docs/formats.md#the-loadcmm-script)."""
     script = write_load_cmm(rows).encode()
     return RegionRecord("CMM Script", "load.cmm", base, len(script), script, save_pref=MANDATORY)

@@ -5,8 +5,8 @@ behind a fake pyusb backend and behind umockdev's usbdevfs emulation, so every h
 runs the production host code against one device behaviour.
 
 Host connections come and go; the device keeps its Sahara state between them, exactly
-like a real device that stays in download mode (sahara-protocol.md §8.1: HELLO is sent
-once per session). A host that connects to a device an earlier run left mid-session gets
+like a real device that stays in download mode (docs/protocol.md#the-device-state-machine: HELLO is
+sent once per session). A host that connects to a device an earlier run left mid-session gets
 no HELLO and must re-provoke one.
 """
 
@@ -38,7 +38,7 @@ class SimIdentity:
 
     @property
     def product(self) -> str:
-        # The serial travels in iProduct as "_SN:" (sahara-protocol.md §12.1).
+        # The serial travels in iProduct as "_SN:" (docs/protocol.md#usb-devices-and-interfaces).
         return f"QUSB__BULK_CID:0402_SN:{self.serial}"
 
 

@@ -6,7 +6,7 @@ kernel-driver detach, bulk transfers with libusb's error behaviour. qdlpy's prod
 USB transport (qdlpy.transport.usb) runs unchanged on top of it, in tests and in CLI
 subprocesses (``QDLPY_USB_SIM=kmemdump,kmemdump``, plugged in by ``plug_from_environment``).
 
-pyusb 1.3 expectations this follows (usb-emulation.md §4):
+pyusb 1.3 expectations this follows (docs/testing.md#the-fake-pyusb-backend):
 
 * ``get_device_descriptor`` also carries ``bus``, ``address``, ``port_number``,
   ``port_numbers`` and ``speed``;
@@ -16,14 +16,15 @@ pyusb 1.3 expectations this follows (usb-emulation.md §4):
 * ``bulk_write`` gets an ``array('B')``; ``bulk_read`` fills a pre-sized array and returns
   the count;
 * errors are ``USBError(strerror, libusb_code, errno)``, timeouts ``USBTimeoutError`` with
-  errno 110 / code -7, as pyusb's libusb1 backend maps them (ux-and-style.md §b5).
+  errno 110 / code -7, as pyusb's libusb1 backend maps them (docs/protocol.md#usb-errors).
 
 Fault flags per device (``SimUsbDevice``): ``kernel_driver_bound`` (claiming fails with
-EBUSY until detached, as with qcserial on 9008, sahara-protocol.md §12.4), ``deny_open``
-(EACCES: no udev rule), ``busy_on_claim`` (EBUSY: another tool holds it). ``unplug()`` /
-``replug()`` and the model's own ``unplugged`` flag (RESET, disconnect fault) make every
-handle fail with ENODEV; a device that dropped off comes back with a new address on the
-next enumeration when ``auto_replug`` is set (a re-enumerating board).
+EBUSY until detached, as with qcserial on 9008,
+docs/protocol.md#linux-access-udev-drivers-and-modemmanager), ``deny_open`` (EACCES: no udev rule),
+``busy_on_claim`` (EBUSY: another tool holds it). ``unplug()`` / ``replug()`` and the model's own
+``unplugged`` flag (RESET, disconnect fault) make every handle fail with ENODEV; a device that
+dropped off comes back with a new address on the next enumeration when ``auto_replug`` is set (a
+re-enumerating board).
 """
 
 from __future__ import annotations

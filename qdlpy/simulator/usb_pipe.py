@@ -4,21 +4,22 @@ The model speaks in whole transfers (``host_write`` one host->device transfer,
 ``next_transfer`` one device->host transfer). A real USB host does not see transfers: it
 sees packets of ``wMaxPacketSize`` bytes collected into the host's buffer until a short
 packet, a zero-length packet (ZLP) or a full buffer ends the host-side transfer
-(sahara-protocol.md §10.5). ``UsbPipe`` reproduces exactly that, so the transport's ZLP
+(docs/protocol.md#zero-length-packets). ``UsbPipe`` reproduces exactly that, so the transport's ZLP
 handling is tested against the behaviour that breaks naive hosts:
 
 * a device transfer longer than the host buffer arrives in several reads;
 * a transfer whose length is a non-zero multiple of the max packet size is followed by a
-  ZLP (§10.5 "Device side"); the ZLP only shows up as a separate ``b""`` read when the
-  host's buffer ended exactly at the transfer end, otherwise it just ends that read;
+  ZLP (docs/protocol.md#zero-length-packets); the ZLP only shows up as a separate ``b""`` read when
+  the host's buffer ended exactly at the transfer end, otherwise it just ends that read;
 * a host buffer that is not a multiple of the max packet size and too small for the next
   packet is a babble/overflow (what Linux usbfs reports as EOVERFLOW);
 * ``send_zlp=False`` models devices/bridges that omit the ZLP (fwupd's ``no-zlp`` flag):
   the next transfer's packets then run on into the same host read.
 
 It also builds the raw descriptor bytes (device, configuration, one vendor interface with
-two bulk endpoints, §12.2) and string descriptors whose iProduct carries the ``_SN:``
-serial token (§12.1), which ``pyusb_backend`` parses into pyusb's descriptor objects.
+two bulk endpoints, docs/protocol.md#usb-endpoints-and-opening) and string descriptors whose
+iProduct carries the ``_SN:`` serial token (docs/protocol.md#usb-devices-and-interfaces), which
+``pyusb_backend`` parses into pyusb's descriptor objects.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ class UsbPipe:
         self.vid = vid
         self.pid = pid
         self.serial = serial
-        # §12.1: the serial travels in iProduct, e.g. "QUSB__BULK_CID:0402_SN:ABCD1234".
+        # docs/protocol.md#usb-devices-and-interfaces: the serial travels in iProduct, e.g.
+        # "QUSB__BULK_CID:0402_SN:ABCD1234".
         self.product = product if product is not None else f"QUSB__BULK_CID:0402_SN:{serial}"
         self.manufacturer = manufacturer
         self.serial_descriptor = serial_descriptor

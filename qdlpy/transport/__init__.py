@@ -114,8 +114,8 @@ def connect(
 ) -> Transport:
     """Wait for the device and open it.
 
-    ``timeout`` 0 waits forever (ux-and-style.md §c2: finite default, 0 for people waiting
-    on a crash). What is seen is logged (``qdlpy.transport``, INFO) each time it changes
+    ``timeout`` 0 waits forever (docs/design.md#waiting-for-a-device: finite default, 0 for people
+    waiting on a crash). What is seen is logged (``qdlpy.transport``, INFO) each time it changes
     ("Waiting for ...", "2 Qualcomm devices visible, none matches serial X"), never once
     per poll. Raises ``DeviceNotFound`` (exit 3) saying
     what is seen, ``AmbiguousDevice`` (exit 2) listing the candidates, or the open's own

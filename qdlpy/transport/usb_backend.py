@@ -1,11 +1,11 @@
 """Which libusb qdlpy uses: resolved once per process, in ``get_backend()`` only.
 
 pyusb's libusb1 backend is a process-wide singleton: whichever library is loaded first
-wins, and a later ``find_library=`` has no effect (ux-and-style.md §b5, usb-emulation.md
-§5 "Caveat 1"). So nothing else in qdlpy may call ``usb.backend.libusb1.get_backend()``
-or ``libusb_package.get_libusb1_backend()``; everything goes through here.
+wins, and a later ``find_library=`` has no effect (docs/protocol.md#choosing-the-libusb-backend). So
+nothing else in qdlpy may call ``usb.backend.libusb1.get_backend()`` or
+``libusb_package.get_libusb1_backend()``; everything goes through here.
 
-Order (ux-and-style.md §b5 "Recommendation for backend resolution"):
+Order (docs/protocol.md#choosing-the-libusb-backend):
 
 1. A backend plugged in with ``plug_backend()``: the simulator's pyusb backend (the ``qdlpy``
    command plugs it when ``QDLPY_USB_SIM`` is set, see qdlpy.simulator.pyusb_backend), so
@@ -13,7 +13,7 @@ Order (ux-and-style.md §b5 "Recommendation for backend resolution"):
    module never imports the simulator: it is handed a factory.
 2. ``QDLPY_LIBUSB`` = a path to a libusb-1.0 shared object, ``system`` or ``bundled``.
 3. Default: the system libusb through pyusb's normal lookup, else libusb-package's
-   bundled build (a udev-less libusb 1.0.x wheel, usb-emulation.md §5).
+   bundled build (a udev-less libusb 1.0.x wheel, docs/protocol.md#choosing-the-libusb-backend).
 
 ``backend_info()`` tells ``qdlpy doctor`` what won (library path, libusb version, why), and
 distinguishes "library not found" from "library loaded but libusb_init failed" (libusb
@@ -121,7 +121,8 @@ def bus_signature(root: str = SYSFS_USB) -> frozenset[str] | None:
 
     ``"1-2@7"``: device 1-2 has device number 7. A re-enumeration changes the number, an
     arrival or departure the set, so comparing fingerprints tells whether a libusb
-    context created earlier may have missed something (ux-and-style.md §b5 item 5).
+    context created earlier may have missed something
+    (docs/protocol.md#choosing-the-libusb-backend).
     """
     try:
         names = os.listdir(root)
@@ -242,7 +243,8 @@ def _load_path(path: str, kind: str, reason: str) -> tuple[Any, BackendInfo]:
         raise BackendUnavailable(f"{reason}: {_init_failed_text()}")
     loaded = _library_path(libusb1._lib)
     if os.path.realpath(loaded) != os.path.realpath(path):
-        # pyusb's singleton was already loaded with another library (usb-emulation.md §5).
+        # pyusb's singleton was already loaded with another library
+        # (docs/protocol.md#choosing-the-libusb-backend).
         raise BackendUnavailable(
             f"{reason}: libusb was already loaded from {loaded} in this process; "
             "set the choice before anything touches USB"
@@ -302,8 +304,8 @@ def fresh_context(backend: Any) -> Any:
 
     pyusb keeps one libusb context per process; without hot-plug events (containers
     without uevents, udev-less libusb builds) its device list can go stale, so a board
-    that re-enumerated would stay invisible (ux-and-style.md §b5 item 5). A fresh context
-    rescans the bus. This is the one place qdlpy touches pyusb's private API
+    that re-enumerated would stay invisible (docs/protocol.md#choosing-the-libusb-backend). A fresh
+    context rescans the bus. This is the one place qdlpy touches pyusb's private API
     (``usb.backend.libusb1._LibUSB``); tests/transport/test_usb_backend.py pins it.
     Backends that are not pyusb's libusb1 (the simulator) are returned unchanged.
     """

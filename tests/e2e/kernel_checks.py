@@ -3,7 +3,7 @@
 Assertions use runtime values only: the marker line /init wrote to /dev/kmsg and the
 hostname it set. gdb silently reads addresses missing from a core out of vmlinux's own
 sections, so a compile-time value (``init_uts_ns.name.release``) would pass even with an
-empty core (real-kernel-e2e.md §4.2).
+empty core (docs/testing.md#trust-only-runtime-values).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def _crash(crash: list[str], vmlinux: Path, core: Path, commands: list[str],
 
 def crash_log(vmlinux: Path, core: Path, *, crash: list[str]) -> str:
     """``crash -s --minimal vmlinux core`` + ``log``: the kernel log as crash prints it.
-    crash exits 0 even when ``log`` fails (§7 pitfall 7), so callers grep the marker."""
+    crash exits 0 even when ``log`` fails (docs/testing.md#trust-only-runtime-values), so callers
+    grep the marker."""
     proc = _crash(crash, vmlinux, core, ["log"], ["--minimal"])
     return proc.stdout + proc.stderr
 
@@ -86,7 +87,8 @@ FULL_MODE_FLAGS = ["-d", "1", "--no_modules", "--no_panic", "--no_kmem_cache", "
 
 
 def crash_full_mode(vmlinux: Path, core: Path, *, crash: list[str]) -> FullModeResult:
-    """Stock crash in full mode; -d 1 is what makes it say which read failed (§4.4)."""
+    """Stock crash in full mode; -d 1 is what makes it say which read failed
+    (docs/testing.md#crash-full-mode)."""
     proc = _crash(crash, vmlinux, core, ["sys"], FULL_MODE_FLAGS)
     text = proc.stdout + proc.stderr
     errors = [f"{kind} at {addr}" for addr, kind in

@@ -3,7 +3,7 @@ back out of qdlpy as an ELF that crash, gdb and drgn read.
 
 Two groups:
 * generator proof: the folders and reference.elf the generator writes follow
-  minidump-format.md and the real tools read reference.elf;
+  docs/formats.md and the real tools read reference.elf;
 * pipeline: serve the folder through qdlpy's simulator, pull it, assemble it, check the
   result with the same tools.
 
@@ -38,7 +38,8 @@ def assert_crash_log_has_marker(case: KernelCase, core: Path) -> None:
 
 
 def assert_gdb_hostname(case: KernelCase, core: Path) -> None:
-    # nodename is set by /init at run time: the vmlinux file holds "(none)" (§4.2 pitfall)
+    # nodename is set by /init at run time: the vmlinux file holds "(none)"
+    # (docs/testing.md#trust-only-runtime-values)
     out = gdb_print(case.arch.gdb_binary, case.vmlinux, core, "init_uts_ns.name.nodename")
     assert f'"{case.expected["hostname"]}"' in out, out[-3000:]
 
@@ -50,7 +51,8 @@ def assert_drgn_reads(case: KernelCase, core: Path) -> None:
 
 
 def dump_info(folder: Path) -> list[tuple[int, int, int, str, str]]:
-    """(save_pref, base, length, desc, filename) per line; desc may hold spaces (§7.2)."""
+    """(save_pref, base, length, desc, filename) per line; desc may hold spaces
+    (docs/formats.md#the-dump_infotxt-format)."""
     rows = []
     for line in (folder / "dump_info.txt").read_text().splitlines():
         tok = line.split()
@@ -68,13 +70,15 @@ def phdrs(elf: bytes) -> list[tuple[int, ...]]:
 
 
 def test_reference_elf_has_the_kmemdump_layout(case: KernelCase) -> None:
-    """minidump-format.md §2.4/§2.5, re-derived here from the bytes, not from the generator."""
+    """docs/formats.md#the-core-image-header, docs/formats.md#how-pt_load-offsets-and-order-arise,
+    re-derived here from the bytes, not from the generator."""
     elf = case.reference.read_bytes()
     kelf = (case.folder("ordered") / "md_KELF1.BIN").read_bytes()
     vmci = (case.folder("ordered") / "md_Kvmcorein2.BIN").read_bytes()
     v = len(vmci)
     assert v % 4 == 0 and vmci.startswith(b"OSRELEASE=" + case.expected["osrelease"].encode())
-    base = {"x86_64": 12340, "arm64": 12452}[case.arch.name]  # §2.4 table
+    # docs/formats.md#h-n-and-the-kelf-length
+    base = {"x86_64": 12340, "arm64": 12452}[case.arch.name]
     assert len(kelf) == base + v
     assert elf[:len(kelf)] == kelf and elf[len(kelf):len(kelf) + v] == vmci
     assert elf[:4] == b"\x7fELF" and struct.unpack_from("<HH", elf, 16) == (4, case.arch.e_machine)
@@ -152,15 +156,16 @@ def test_reference_drgn_reads_hostname_and_marker(case: KernelCase) -> None:
 
 
 def test_reference_with_a_zero_filled_region_still_loads(case: KernelCase) -> None:
-    """The missing-region policy 'zero-fill at the original offset' (minidump-format.md
-    §8.3) keeps crash --minimal and drgn working when linux_banner is absent."""
+    """The missing-region policy 'zero-fill at the original offset'
+    (docs/formats.md#missing-regions) keeps crash --minimal and drgn working when linux_banner is
+    absent."""
     assert_crash_log_has_marker(case, case.reference_missing)
     assert_drgn_reads(case, case.reference_missing)
 
 
 def test_crash_full_mode_report(case: KernelCase) -> None:
     """Informational: how far stock crash gets in full mode with the kmemdump region set
-    (real-kernel-e2e.md §4.4 expects a start-up read error). Fails only when crash gives no
+    (docs/testing.md#crash-full-mode expects a start-up read error). Fails only when crash gives no
     diagnosable answer at all (neither the prompt nor a named read error)."""
     res = crash_full_mode(case.vmlinux, case.reference, crash=case.crash)
     report = case.out / "crash-full-mode.txt"

@@ -189,7 +189,8 @@ def test_bad_read_ends_the_session_but_reset_still_works(dump_personality: Facto
     link = Link(p)
     link.power_on()
     regions = link.read_table()
-    # The host refuses the out-of-table read itself (§18.7) ...
+    # The host refuses the out-of-table read itself
+    # (docs/protocol.md#every-read-stays-inside-the-table) ...
     with pytest.raises(ProtocolError):
         link.host.memory_read(regions[0].end, 0x100)
     assert link.dev.state is DeviceState.WAIT_MEMORY_READ
@@ -209,7 +210,8 @@ def test_lost_hello_recovered_from_wait_hello_resp(dump_personality: Factory, st
     link = Link(p, stream=stream)
     link.power_on(lose_hello=True)
     assert link.pump() == []  # nothing arrives: the host times out
-    link.send(link.host.reprovoke_hello(2))  # the one safe probe (§18.14)
+    # the one safe probe (docs/protocol.md#re-provoking-a-lost-hello)
+    link.send(link.host.reprovoke_hello(2))
     regions = link.read_table()
     assert link.dump(regions, 0x800) == expected_dump(p, regions)
     assert link.lost == 1
@@ -237,8 +239,8 @@ def test_lost_hello_recovered_from_wait_memory_read(dump_personality: Factory) -
 
 
 def test_speculative_hello_resp_would_cost_the_dump(dump_personality: Factory) -> None:
-    # Why reprovoke_hello is a SWITCH_MODE (§18.14): a HELLO_RESP in WAIT_MEMORY_READ
-    # sends the device to WAIT_RESET.
+    # Why reprovoke_hello is a SWITCH_MODE (docs/protocol.md#re-provoking-a-lost-hello): a
+    # HELLO_RESP in WAIT_MEMORY_READ sends the device to WAIT_RESET.
     p = dump_personality()
     earlier = Link(p)
     earlier.power_on()
@@ -294,7 +296,7 @@ def test_edl_device_refuses_memory_debug(dump_personality: Factory) -> None:
     link.power_on()
     (hello,) = link.pump()
     assert isinstance(hello, HelloReceived) and hello.mode == 0
-    link.send(link.host.hello_resp(2))  # edl's forced mode 2 (§6)
+    link.send(link.host.hello_resp(2))  # edl's forced mode 2 (docs/protocol.md#modes)
     with pytest.raises(DeviceNak) as info:
         link.pump()
     assert info.value.status == 0x1B

@@ -1,4 +1,4 @@
-"""libusb backend resolution (ux-and-style.md §b5, usb-emulation.md §5).
+"""libusb backend resolution (docs/protocol.md#choosing-the-libusb-backend).
 
 pyusb's libusb1 backend is a process-wide singleton, so the choices that load a library
 are checked in fresh interpreter processes.

@@ -1,4 +1,4 @@
-"""UsbPipe: packet/ZLP semantics of a bulk IN pipe (sahara-protocol.md §10.5)."""
+"""UsbPipe: packet/ZLP semantics of a bulk IN pipe (docs/protocol.md#zero-length-packets)."""
 
 from __future__ import annotations
 

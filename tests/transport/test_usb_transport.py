@@ -1,5 +1,7 @@
 """UsbTransport over the simulator's pyusb backend: discovery, selection, claiming,
-ZLPs, error mapping (sahara-protocol.md §10.5, §12; ux-and-style.md §b5, §c2)."""
+ZLPs, error mapping (docs/protocol.md#zero-length-packets,
+docs/protocol.md#usb-devices-and-interfaces, docs/protocol.md#choosing-the-libusb-backend,
+docs/design.md#waiting-for-a-device)."""
 
 from __future__ import annotations
 

@@ -3,9 +3,9 @@
 Under ``umockdev-wrapper`` (LD_PRELOAD=libumockdev-preload.so.0) every ``open``/``ioctl``
 on ``/dev/bus/usb/BBB/DDD`` of the testbed is forwarded to a :class:`UsbdevfsHandler`
 (an ``UMockdev.IoctlBase``) running in umockdev's worker thread. The handler implements
-what libusb's Linux backend issues (usb-emulation.md §2.1) over the simulator's
-``UsbPipe`` (qdlpy/simulator/usb_pipe.py), so pyusb -> real libusb -> real ioctl syscalls
--> this module -> the simulated Sahara device:
+what libusb's Linux backend issues (docs/testing.md#how-the-umockdev-tier-works) over the
+simulator's ``UsbPipe`` (qdlpy/simulator/usb_pipe.py), so pyusb -> real libusb -> real ioctl
+syscalls -> this module -> the simulated Sahara device:
 
 * SUBMITURB / REAPURB / REAPURBNDELAY / DISCARDURB with real URB semantics: OUT data is
   delivered at submit, IN URBs complete when the device has data (a NAK keeps them
@@ -22,8 +22,8 @@ what libusb's Linux backend issues (usb-emulation.md §2.1) over the simulator's
 Permission errors cannot come from here: umockdev 0.17 has no open() hook, so the tests
 produce a real EACCES by opening the node as an unprivileged user (see test_errors.py).
 
-Rules for handler code (usb-emulation.md §2.5): never block in the worker thread, and turn
-every exception into EIO, because an uncaught one would leave libusb waiting forever.
+Rules for handler code (docs/testing.md#umockdev-pitfalls): never block in the worker thread, and
+turn every exception into EIO, because an uncaught one would leave libusb waiting forever.
 """
 
 from __future__ import annotations

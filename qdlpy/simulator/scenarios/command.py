@@ -1,11 +1,14 @@
-"""``command``: a device that answers Sahara command mode (sahara-protocol.md §11).
+"""``command``: a device that answers Sahara command mode (docs/protocol.md#command-mode).
 
 Parameters:
 
 * ``version=2|3`` (default 2). A v3 device refuses 0x02 MSM_HW_ID_READ (END_OF_IMAGE_TX
-  0x1F) and answers 0x0A READ_CHIP_ID_V3 instead (§3.3, §11.2).
-* ``refuse_pkhash=1``: 0x03 OEM_PK_HASH_READ is refused too (some v3 devices do, §11.2).
-* ``oem_at_44=1`` (v3): the OEM_ID at offset 40 is zero and the real one sits at 44 (§11.3).
+  0x1F) and answers 0x0A READ_CHIP_ID_V3 instead (docs/protocol.md#what-differs-between-versions,
+  docs/protocol.md#client-commands).
+* ``refuse_pkhash=1``: 0x03 OEM_PK_HASH_READ is refused too (some v3 devices do,
+  docs/protocol.md#client-commands).
+* ``oem_at_44=1`` (v3): the OEM_ID at offset 40 is zero and the real one sits at 44
+  (docs/protocol.md#chip-identity).
 * ``hwid_repeat=0|1`` (v2, default 1): 0x02 answers 0x18 bytes (the value three times),
   as some devices do; 0 answers the plain 8 bytes.
 * ``no_command=1``: command mode itself is refused (HELLO_RESP(3) gets NAK 0x18).
@@ -21,7 +24,7 @@ Parameters:
 
 All values are deterministic (``IDENTITY``) so tests can assert them. The OEM PK hash
 is served the way devices pad it: a SHA-256 repeated three times to 0x60 bytes on v2, a
-SHA-384 zero-padded to 0x60 bytes on v3 (§11.2).
+SHA-384 zero-padded to 0x60 bytes on v3 (docs/protocol.md#client-commands).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from .common import SimRegion, memory_debug_personality
 from .registry import ScenarioBuild
 
 #: What the simulated chip reports. MSM_ID has bit 29 set on purpose: a tool that keeps
-#: only 24 bits of it (edl, §16 "MSM_ID width") would report a different value.
+#: only 24 bits of it (edl, docs/protocol.md#chip-identity) would report a different value.
 SERIAL_NUMBER = 0x5A1B2C3D  # the same value the simulated USB iProduct carries as _SN:
 MSM_ID = 0x200A50E1
 OEM_ID = 0x0051
@@ -48,7 +51,8 @@ CHIP_ID_V3 = 0x0000_1A2B
 SBL_VERSION = 0x0002_0005
 PK_HASH_256 = hashlib.sha256(b"qdlpy simulated OEM root certificate").digest()
 PK_HASH_384 = hashlib.sha384(b"qdlpy simulated OEM root certificate").digest()
-PK_HASH_WIDTH = 0x60  # devices pad or repeat the hash to this width (§11.2)
+# devices pad or repeat the hash to this width (docs/protocol.md#client-commands)
+PK_HASH_WIDTH = 0x60
 
 
 class RecordingResponses(dict[int, bytes]):
@@ -68,7 +72,8 @@ class RecordingResponses(dict[int, bytes]):
 
 
 def chip_id_v3(*, oem_at_44: bool = False) -> bytes:
-    """A READ_CHIP_ID_V3 answer (§11.3): identifier at 0, MSM_ID at 36, OEM/MODEL at 40/42."""
+    """A READ_CHIP_ID_V3 answer (docs/protocol.md#chip-identity): identifier at 0, MSM_ID at 36,
+    OEM/MODEL at 40/42."""
     body = bytearray(48)
     struct.pack_into("<I", body, 0, CHIP_ID_V3)
     struct.pack_into("<IHH", body, 36, MSM_ID, 0 if oem_at_44 else OEM_ID, MODEL_ID)

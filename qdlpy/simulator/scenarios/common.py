@@ -41,7 +41,8 @@ def memory_debug_personality(
     is64: bool = True,
     with_load_cmm: bool = True,
 ) -> tuple[Personality, bytes | None]:
-    """A crash-dump device offering ``regions`` (plus load.cmm last, as XBL does, §3.5)."""
+    """A crash-dump device offering ``regions`` (plus load.cmm last, as XBL does,
+    docs/formats.md#table-order)."""
     regions = list(regions)
     script: bytes | None = None
     if with_load_cmm:

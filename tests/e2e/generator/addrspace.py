@@ -3,7 +3,7 @@
 x86_64: kernel-image addresses by ``__START_KERNEL_map`` arithmetic, the direct map by
 ``page_offset_base``, anything else by a 4-level walk of ``init_top_pgt`` (QEMU runs with
 ``la57=off``). arm64: image addresses by ``kimage_voffset``, the linear map by
-``PHYS_OFFSET`` and ``VA_BITS`` (real-kernel-e2e.md §4).
+``PHYS_OFFSET`` and ``VA_BITS`` (docs/testing.md#cutting-the-region-set).
 """
 
 from __future__ import annotations

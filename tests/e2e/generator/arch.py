@@ -24,7 +24,7 @@ class ArchSpec:
     #: architecture's cores only, so crash:<deb_arch> runs under it elsewhere (crashtool.py).
     qemu_user_binary: str
     e_machine: int  # ELF_ARCH: EM_X86_64 = 62, EM_AARCH64 = 183
-    prstatus_size: int  # sizeof(struct elf_prstatus), minidump-format.md §2.4 (P)
+    prstatus_size: int  # sizeof(struct elf_prstatus), docs/formats.md#h-n-and-the-kelf-length (P)
     ram_mib: int = 256
 
     @property
@@ -37,11 +37,13 @@ ARCHES: dict[str, ArchSpec] = {
     "x86_64": ArchSpec(
         name="x86_64",
         deb_arch="amd64",
-        kernel_meta="linux-image-cloud-amd64",  # 3x smaller -dbg than the generic flavour (§1)
+        # 3x smaller -dbg than the generic flavour (docs/testing.md#kernel-packages)
+        kernel_meta="linux-image-cloud-amd64",
         qemu_binary="qemu-system-x86_64",
         qemu_package="qemu-system-x86",
-        # KVM is not usable on these machines (real-kernel-e2e.md §2): TCG. la57=off keeps the
-        # common 4-level page-table layout that addrspace.py walks (§7 pitfall 2).
+        # KVM is not usable on these machines (docs/testing.md#booting-under-qemu): TCG. la57=off
+        # keeps the common 4-level page-table layout that addrspace.py walks
+        # (docs/testing.md#booting-under-qemu).
         qemu_machine=("-machine", "q35,accel=tcg", "-cpu", "max,la57=off"),
         console="ttyS0",
         gdb_binary="gdb",

@@ -35,8 +35,9 @@ class BootResult:
 
 
 def kernel_cmdline(arch: ArchSpec) -> str:
-    # nokaslr: symbol addresses = link addresses (real-kernel-e2e.md §7 pitfall 16).
-    # log_buf_len: printk ring from memblock, in the direct map as on devices (§2).
+    # nokaslr: symbol addresses = link addresses (docs/testing.md#booting-under-qemu).
+    # log_buf_len: printk ring from memblock, in the direct map as on devices
+    # (docs/testing.md#booting-under-qemu).
     return f"console={arch.console} nokaslr panic=-1 log_buf_len=256K"
 
 

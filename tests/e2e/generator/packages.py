@@ -1,7 +1,7 @@
 """Step 1: find or install the host tools, download and unpack the guest kernel.
 
 Kernel packages are fetched with ``apt-get download`` and only the needed members are
-unpacked with ``dpkg-deb --fsys-tarfile | tar -x`` (real-kernel-e2e.md §1: installing the
+unpacked with ``dpkg-deb --fsys-tarfile | tar -x`` (docs/testing.md#kernel-packages: installing the
 image would run bootloader hooks; unpacking only vmlinux takes seconds). Everything lands
 in a cache directory so that a second run downloads nothing.
 """

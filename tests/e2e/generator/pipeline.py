@@ -46,7 +46,8 @@ __all__ = ["Options", "generate", "default_cache", "MISSING_REGION", "EXPECTED_S
 log = logging.getLogger("qdlpy.e2e")
 
 EXPECTED_SCHEMA = "qdlpy.e2e-expected/1"
-# Not needed by crash --minimal's `log` nor by drgn's hostname/printk (real-kernel-e2e.md §4.1)
+# Not needed by crash --minimal's `log` nor by drgn's hostname/printk
+# (docs/testing.md#what-the-tools-need-from-a-minidump)
 MISSING_REGION = "linux_banner"
 SHUFFLE_SEED = 20260708
 
@@ -192,7 +193,8 @@ def _write_outputs(out: Path, arch: ArchSpec, cmdline: str, vmci: Region,
     taken.append((kelf_pa, kelf_pa + len(kelf_bytes)))
     cmm_pa = _free_pa(ram, taken, 0x10000)
     kelf = Region(ID_ELF, "ELF", None, 0, kelf_pa, len(kelf_bytes), kelf_bytes)
-    ordered = [kelf, vmci, *data_regions]  # SMEM table order: ascending id (§2.5)
+    # SMEM table order: ascending id (docs/formats.md#how-pt_load-offsets-and-order-arise)
+    ordered = [kelf, vmci, *data_regions]
     entries = [TableEntry(r.pa, r.desc, r.filename, r.data) for r in ordered]
     reference = b"".join(r.data for r in ordered)
     (out / "reference.elf").write_bytes(reference)
@@ -212,7 +214,7 @@ def _write_outputs(out: Path, arch: ArchSpec, cmdline: str, vmci: Region,
             "length": len(r.data), "elf_offset": offset,
         })
         offset += len(r.data)
-    assert firmware_names("ELF", 1) == ("md_KELF1", "md_KELF1.BIN")  # §2.2 table
+    assert firmware_names("ELF", 1) == ("md_KELF1", "md_KELF1.BIN")  # docs/formats.md#region-ids
     return {
         "reference_elf": "reference.elf",
         "reference_missing_elf": "reference-missing.elf",

@@ -1,8 +1,8 @@
 """Step 3a: which kernel memory becomes which kmemdump region, read from the guest dump.
 
-Ids and name strings are kmemdump v2's (minidump-format.md §2.2); regions the kernel series
-does not register but crash needs on x86_64 get dynamic ids from 50 (§2.2 "NO_ID", gap at
-48/49), named "unknown" like the Qualcomm backend names every id past its table.
+Ids and name strings are kmemdump v2's (docs/formats.md#region-ids); regions the kernel series
+does not register but crash needs on x86_64 get dynamic ids from 50 (docs/formats.md#region-ids, gap
+at 48/49), named "unknown" like the Qualcomm backend names every id past its table.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ __all__ = ["Region", "collect_regions", "align4", "symbol_names", "firmware_name
 STEP = "regions"
 ID_ELF = 1
 ID_VMCOREINFO = 2
-DYNAMIC_ID_START = 50  # kmemdump v2 KMEMDUMP_ID_NO_ID (§2.2)
+DYNAMIC_ID_START = 50  # kmemdump v2 KMEMDUMP_ID_NO_ID (docs/formats.md#region-ids)
 
-# (id, Qualcomm backend name string, kernel symbol, required) - minidump-format.md §2.2
+# (id, Qualcomm backend name string, kernel symbol, required) - docs/formats.md#region-ids
 STATIC_REGIONS: tuple[tuple[int, str, str, bool], ...] = (
     (5, "totalram", "_totalram_pages", False),
     (6, "cpu_possible", "__cpu_possible_mask", True),
@@ -52,7 +52,8 @@ STATIC_REGIONS: tuple[tuple[int, str, str, bool], ...] = (
     (29, "high_memory", "high_memory", False),
 )
 PRB_IDS = {"prb_descs": 25, "prb_infos": 26, "prb_data": 27}
-# crash reads these three at start-up on x86_64 (real-kernel-e2e.md §4.1, §7 pitfall 10)
+# crash reads these three at start-up on x86_64
+# (docs/testing.md#what-the-tools-need-from-a-minidump)
 X86_64_EXTRAS = ("page_offset_base", "vmalloc_base", "vmemmap_base")
 
 
@@ -173,7 +174,8 @@ def _printk_rings(rd: _Reader, info: VmcoreInfo, syms: dict[str, Symbol], koff: 
 
 
 def _vmcoreinfo_region(rd: _Reader, syms: dict[str, Symbol], koff: int, note_desc: bytes) -> Region:
-    """Region 2 = the vmcoreinfo_data buffer (what kmemdump registers, §2.6), ALIGN4."""
+    """Region 2 = the vmcoreinfo_data buffer (what kmemdump registers,
+    docs/formats.md#the-vmcoreinfo-region), ALIGN4."""
     for name in ("vmcoreinfo_data", "vmcoreinfo_size"):
         if name not in syms:
             raise GeneratorError(STEP, f"vmlinux has no symbol {name}")

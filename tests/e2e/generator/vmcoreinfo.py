@@ -1,4 +1,4 @@
-"""The VMCOREINFO text: ``KEY=value`` lines (minidump-format.md §2.6)."""
+"""The VMCOREINFO text: ``KEY=value`` lines (docs/formats.md#the-vmcoreinfo-region)."""
 
 from __future__ import annotations
 
