@@ -48,6 +48,7 @@ from qdlpy.errors import (
 )
 from qdlpy.formats import manifest as mf
 from qdlpy.formats.manifest import Manifest, RegionRecord, utcnow
+from qdlpy.formats.names import unique_names
 from qdlpy.progress import NullProgress, ProgressSink
 from qdlpy.protocols.constants import MAX_READ_SIZE
 from qdlpy.protocols.host import plan_reads
@@ -55,7 +56,6 @@ from qdlpy.session import DumpTable, SaharaClient
 from qdlpy.transport.base import Transport
 
 from .logfile import run_log
-from .names import unique_names
 from .writer import RegionWriter, file_sha256, hash_prefix
 
 log = logging.getLogger("qdlpy.pull")
