@@ -72,11 +72,8 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     """
     src = Path(folder)
     scan = scan_folder(src)
+    _require_region_files(scan)
     warnings = list(scan.warnings)
-    if not any(e.path is not None for e in scan.entries):
-        raise InputError(f"{src} holds no region files (*.BIN)",
-                         hint="point qdlpy assemble at the folder `qdlpy pull`, qdl, edl or "
-                         "QPST wrote")
     out = _output_path(src, output)
     report = AssembleReport(str(src), scan.source, None)
     kernel = plan_kernel(scan, out, strict=strict, repair=repair, warnings=warnings)
@@ -220,8 +217,16 @@ def _unusable_header(scan: FolderScan, rep: InspectReport) -> bool:
     return False
 
 
+def _require_region_files(scan: FolderScan) -> None:
+    """assemble and inspect agree: a folder without a single region file is not a dump."""
+    if not any(e.path is not None for e in scan.entries):
+        raise InputError(f"{scan.folder} holds no region files (*.BIN)",
+                         hint="point qdlpy at the folder `qdlpy pull`, qdl, edl or QPST wrote")
+
+
 def _inspect_folder(p: Path) -> InspectReport:
     scan = scan_folder(p)
+    _require_region_files(scan)
     rep = InspectReport(str(p), "folder", address_source=scan.source,
                         entries=[e.to_dict() for e in scan.entries], warnings=list(scan.warnings))
     if _unusable_header(scan, rep):

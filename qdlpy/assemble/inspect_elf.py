@@ -15,6 +15,7 @@ from qdlpy.errors import InputError
 from qdlpy.formats.coreimage import VMCOREINFO_NOTE_NAME
 from qdlpy.formats.elf import (
     EHDR_SIZE,
+    ET_CORE,
     PHDR_SIZE,
     PT_LOAD,
     PT_NOTE,
@@ -90,6 +91,11 @@ def inspect_elf(path: Path, *, hint: str | None = None) -> InspectReport:
         raise
 
 
+# e_type values a user may hand us by mistake (gABI): said by name in the error.
+_ET_NAMES = {0: "with no type", 1: "relocatable object", 2: "executable",
+             3: "shared object or position-independent executable"}
+
+
 @dataclasses.dataclass
 class _Tables:
     eh: Ehdr
@@ -101,6 +107,10 @@ def _tables(fd: int, size: int, path: Path, rep: InspectReport) -> _Tables:
     """File, program and section headers; a broken section table is reported, not fatal
     (section headers are optional in a core file)."""
     eh = parse_ehdr(_pread(fd, 0, EHDR_SIZE, size), str(path))
+    if eh.type != ET_CORE:
+        kind = _ET_NAMES.get(eh.type, f"of type {eh.type}")
+        raise InputError(f"{path} is an ELF {kind}, not a core file (e_type {eh.type}, a core "
+                         f"is {ET_CORE}): there is no dumped memory in it")
     need = eh.phoff + eh.phnum * PHDR_SIZE if eh.phnum else EHDR_SIZE
     if need > _MAX_TABLES:
         raise InputError(f"{path}: header tables end at {need}; not a plausible core file")
