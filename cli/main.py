@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "list": "list_devices",
     "regions": "regions",
     "pull": "pull",
+    "watch": "watch",
     "assemble": "assemble",
     "inspect": "inspect",
     "info": "info",
@@ -126,9 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point; returns (and exits with) the documented exit code."""
     st = output.CliState()
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="qdlpy",
-                 standalone_mode=False, obj=st)
-        code = 0
+        # Without standalone mode, click hands back a command's ctx.exit(N) as the return
+        # value (a command reporting its outcome, like watch's worst pull, without an error).
+        returned = cli.main(args=list(argv) if argv is not None else None, prog_name="qdlpy",
+                            standalone_mode=False, obj=st)
+        code = returned if isinstance(returned, int) else 0
     except QdlpyError as err:
         _report(err, st)
         code = err.exit_code
