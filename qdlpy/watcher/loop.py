@@ -169,6 +169,7 @@ class Watcher:
             log.warning("USB scan failed (%s); trying again", exc)
             return []
         self.scans += 1
+        now = time.monotonic()
         out: list[ev.WatchEvent] = []
         for key, (ref, _info) in found.items():
             slot = self.slots.get(key)
@@ -177,10 +178,10 @@ class Watcher:
             if slot is None:
                 slot = self._add_slot(ref, None)
             slot.ref = ref
-            if slot.seen(True):
+            if slot.seen(True, now):
                 out.append(ev.WatchEvent(ev.DEVICE_SEEN, ref))
         for key, slot in self.slots.items():
-            if slot.uri is None and key not in found and slot.seen(False):
+            if slot.uri is None and key not in found and slot.seen(False, now):
                 out.append(ev.WatchEvent(ev.DEVICE_GONE, slot.ref))
         return out
 
@@ -200,8 +201,8 @@ class Watcher:
         waiting = sorted((s for k, s in self.slots.items() if k not in self.workers),
                          key=lambda s: s.first_seen)
         for slot in waiting:
-            if slot.uri is None and not slot.present:
-                continue
+            if slot.uri is None and (not slot.present or slot.seen_at <= slot.ended_at):
+                continue  # absent, or not looked at since its last pull ended
             plan = slot.plan(now)
             if plan is None:
                 if slot.uri is not None and now >= slot.retry_at and not slot.gone_since_pull:
@@ -265,7 +266,7 @@ class Watcher:
 
     def _presence(self, slot: Slot, present: bool) -> list[ev.WatchEvent]:
         """A --transport device was found there (or not): events when that changed."""
-        if slot.uri is None or not slot.seen(present):
+        if slot.uri is None or not slot.seen(present, time.monotonic()):
             return []
         return [ev.WatchEvent(ev.DEVICE_SEEN if present else ev.DEVICE_GONE, slot.ref)]
 
@@ -288,6 +289,7 @@ class Watcher:
         self.trackers.pop(msg.key, None)
         self.rates.pop(msg.key, None)
         slot, outcome, now = self.slots[msg.key], msg.outcome, time.monotonic()
+        slot.ended_at = now
         if not has_manifest(msg.attempt.folder) or msg.attempt.probe_only:
             self.taken.discard(msg.attempt.folder)
         if msg.attempt.probe_only:

@@ -52,6 +52,8 @@ class Slot:
     fruitless_resumes: int = 0
     bytes_at_pause: int = 0
     retry_at: float = 0.0
+    seen_at: float = 0.0  # when presence was last checked
+    ended_at: float = 0.0  # when the last attempt ended (set by the watch loop)
     last_error: QdlpyError | None = None
     first_seen: float = 0.0
 
@@ -78,8 +80,9 @@ class Slot:
         self.resume_folder = None
         self.gone_since_pull = reset
 
-    def seen(self, present: bool) -> bool:
+    def seen(self, present: bool, now: float) -> bool:
         """Record a presence check; True when it changed."""
+        self.seen_at = now
         changed = present != self.present
         self.present = present
         if not present and self.state is not State.PULLING:

@@ -10,19 +10,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qdlpy.errors import (
+    DeviceBusy,
     DeviceNotFound,
     Interrupted,
     NoHello,
     OutputExists,
+    PermissionDenied,
     QdlpyError,
     TransportError,
 )
-from qdlpy.transport import connect
 from qdlpy.transport.base import Transport
 
 from .events import DeviceRef
@@ -38,6 +40,9 @@ log = logging.getLogger("qdlpy.watch")
 #: there now" (nothing listening, no HELLO, gone again while opening).
 _ABSENT = (DeviceNotFound, NoHello, TransportError)
 
+#: Pause between tries of a device that refuses to open.
+REFUSAL_RETRY_S = 0.25
+
 # Outcome kinds.
 COMPLETE, PAUSED, FAILED, INTERRUPTED = "complete", "paused", "failed", "interrupted"
 ABSENT, PRESENT, SUPERSEDED = "absent", "present", "superseded"
@@ -52,7 +57,7 @@ class Attempt:
     folder: Path
     resume: bool
     make_transport: Callable[[], Transport]
-    wait_open: float  # how long to wait for the device to open; 0: one try
+    wait_open: float  # how long a device that refuses to open is retried; 0: one try
     probe_only: bool = False  # only check that the device can be opened
 
 
@@ -118,17 +123,27 @@ def classify(exc: QdlpyError, began: bool, resume: bool) -> str:
 
 
 def _open(attempt: Attempt, transport: Transport) -> Outcome | None:
-    """Open the device; an Outcome when that already decides the attempt."""
-    try:
-        connect(transport, timeout=attempt.wait_open, wait=attempt.wait_open > 0,
-                on_wait=lambda line: log.debug("%s: %s", attempt.key, line))
-    except Interrupted as exc:
-        return Outcome(INTERRUPTED, exc)
-    except _ABSENT as exc:
-        return Outcome(ABSENT, exc)
-    except QdlpyError as exc:  # refused (permissions, busy) beyond the grace period
-        return Outcome(FAILED, exc)
-    return None
+    """Open the device; an Outcome when that already decides the attempt.
+
+    A device that refuses us (permissions, busy) is retried for ``wait_open`` seconds: udev
+    applies its rule and ModemManager lets go shortly after a device appears.
+    """
+    deadline = time.monotonic() + attempt.wait_open
+    while True:
+        try:
+            transport.open()
+            return None
+        except Interrupted as exc:
+            return Outcome(INTERRUPTED, exc)
+        except _ABSENT as exc:
+            return Outcome(ABSENT, exc)
+        except (PermissionDenied, DeviceBusy) as exc:
+            if time.monotonic() >= deadline:
+                return Outcome(FAILED, exc)
+            log.debug("%s: %s (retrying)", attempt.key, exc)
+            time.sleep(REFUSAL_RETRY_S)
+        except QdlpyError as exc:
+            return Outcome(FAILED, exc)
 
 
 def _attempt(attempt: Attempt, options: PullOptions, stop: threading.Event,
