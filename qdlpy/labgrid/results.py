@@ -14,7 +14,7 @@ from typing import Any
 from qdlpy import errors
 from qdlpy.dump import PullResult
 from qdlpy.dump.manifest import Manifest
-from qdlpy.errors import QdlpyError
+from qdlpy.errors import DeviceNak, QdlpyError
 from qdlpy.protocols.packets import Hello
 from qdlpy.protocols.table import Region, build_table
 from qdlpy.regions import RegionsResult
@@ -35,13 +35,21 @@ ERROR_CLASSES = _error_classes()
 
 
 def error_from(doc: dict[str, Any], local_dir: Path | None = None) -> QdlpyError:
-    """The QdlpyError a ``--json`` error document describes (same class, message and hint)."""
+    """The QdlpyError a ``--json`` error document describes (same class, message and hint).
+
+    Built without the class's own constructor: some take the device's raw status, which
+    the document carries as fields (a NAK's ``status``), not as arguments.
+    """
     info = doc.get("error") or {}
     cls = ERROR_CLASSES.get(str(info.get("code")), QdlpyError)
-    err = cls(str(info.get("message", "qdlpy failed without saying why")),
-              hint=info.get("hint"))
-    skip = {"code", "exit_code", "message", "hint", "type"}
-    err.details.update({k: v for k, v in info.items() if k not in skip})
+    err = cls.__new__(cls)
+    QdlpyError.__init__(err, str(info.get("message", "qdlpy failed without saying why")),
+                        hint=info.get("hint"))
+    if isinstance(err, DeviceNak):
+        err.status, err.context = int(info.get("status", 0)), ""
+        err.status_name = str(info.get("status_name", ""))
+    own = set(err.to_dict())
+    err.details.update({k: v for k, v in info.items() if k not in own})
     if local_dir is not None and "output_dir" in err.details:
         err.details["output_dir"] = str(local_dir)
         err.details.pop("resume", None)  # a remote command line; resume with the driver

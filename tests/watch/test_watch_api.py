@@ -291,5 +291,6 @@ def test_another_dump_behind_an_unfinished_folder_gets_a_new_folder(tmp_path: Pa
     assert len(folders) == 2 and old in folders
     [new] = [f for f in folders if f != old]
     assert manifest(new)["status"] == "complete"
-    assert region_files(old, frozenset({"qdlpy.log"})) == before  # left as it was (its log tells of the attempt)
+    # Left as it was (its log tells of the attempt to continue it).
+    assert region_files(old, frozenset({"qdlpy.log"})) == before
     assert [e.output_dir for e in kinds(events, "pull-started")] == [new]
