@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -106,8 +107,9 @@ _STATES = {ev.DEVICE_SEEN: "present", ev.DEVICE_GONE: "gone", ev.PULL_STARTED: "
 class TableView(LogView):
     """One live table on the terminal: a row per device; event lines print above it."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, root: Path) -> None:
         super().__init__(progress=False)
+        self.root = root
         self.rows: dict[str, dict[str, str]] = {}
         self.live = Live(self._table(), console=console, auto_refresh=False, transient=False)
 
@@ -127,7 +129,9 @@ class TableView(LogView):
                                                 "eta": "", "folder": ""})
         row["path"] = device.usb_path or device.transport
         if event.output_dir is not None:
-            row["folder"] = str(event.output_dir)
+            folder = event.output_dir
+            row["folder"] = str(folder.relative_to(self.root)
+                                if folder.is_relative_to(self.root) else folder)
         return row
 
     def show(self, event: WatchEvent) -> None:
@@ -140,10 +144,13 @@ class TableView(LogView):
     @staticmethod
     def _update(row: dict[str, str], event: WatchEvent) -> None:
         d = event.to_dict()
-        if event.kind in _STATES:
+        if event.kind == ev.DEVICE_GONE and row["state"] not in ("", "present", "gone"):
+            row["state"] = f"{row['state'].split(' (')[0]} (device gone)"
+        elif event.kind in _STATES:
             row["state"] = _STATES[event.kind]
         if event.kind == ev.PULL_STARTED:
-            row["bytes"] = f"0/{human(d['total_bytes'])}"
+            row["total"] = human(d["total_bytes"])
+            row["bytes"] = f"0/{row['total']}"
             row["rate"] = row["eta"] = ""
         elif event.kind == ev.PROGRESS:
             row["bytes"] = f"{human(d['bytes_done'])}/{human(d['total_bytes'])}"
@@ -151,6 +158,8 @@ class TableView(LogView):
         elif event.kind == ev.PULL_FINISHED:
             row["state"] = str(event.status)
             row["rate"] = row["eta"] = ""
+            if event.status == "complete":
+                row["bytes"] = f"{row.get('total', '')}/{row.get('total', '')}"
         elif event.kind == ev.EXEC_FINISHED:
             row["state"] += f", exec {d['exit_code']}"
 

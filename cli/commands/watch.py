@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -129,7 +130,8 @@ def command(root: str, transports: tuple[str, ...], serials: tuple[str, ...],
                        regions=regions, exclude=exclude, after=after, chunk_size=chunk_size,
                        timeout=timeout, io_timeout=io_timeout, elf=elf, keep_going=keep_going,
                        progress_interval=_interval(mode), stop=stopper.event)
-        view = TableView(st.console) if mode == "rich" else LogView(progress=mode == "plain")
+        view = TableView(st.console, Path(root)) if mode == "rich" else \
+            LogView(progress=mode == "plain")
         last = _run(events, view, stopper, as_json)
     except QdlpyError as err:
         if as_json:
