@@ -7,8 +7,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
@@ -135,7 +135,8 @@ def command(root: str, transports: tuple[str, ...], serials: tuple[str, ...],
         last = _run(events, view, stopper, as_json)
     except QdlpyError as err:
         if as_json:
-            emit_line(ui.document(SCHEMA, {"event": ev.WATCH_FINISHED, "status": "error",
+            emit_line(ui.document(SCHEMA, {"event": ev.WATCH_FINISHED, "time": ev.utc_now(),
+                                           "status": "error",
                                            "exit_code": err.exit_code,
                                            "error": err.to_dict()}))
         raise
@@ -146,7 +147,7 @@ def command(root: str, transports: tuple[str, ...], serials: tuple[str, ...],
         raise click.exceptions.Exit(code)
 
 
-def _run(events: Iterator[WatchEvent], view: LogView, stopper: _Stopper,
+def _run(events: Generator[WatchEvent, None, None], view: LogView, stopper: _Stopper,
          as_json: bool) -> WatchEvent | None:
     """Show every event; returns the last one (watch-finished)."""
     last: WatchEvent | None = None
@@ -159,6 +160,8 @@ def _run(events: Iterator[WatchEvent], view: LogView, stopper: _Stopper,
                 else:
                     view.show(event)
     except KeyboardInterrupt:
+        with suppress(BaseException):  # end the watch without waiting for its pulls
+            events.throw(KeyboardInterrupt())
         sys.stderr.write("stopped at once: pulls still running were not saved cleanly\n")
         raise click.exceptions.Exit(stopper.exit_code) from None
     return last

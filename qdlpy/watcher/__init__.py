@@ -15,7 +15,7 @@ behaviour.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ def watch(
     progress_interval: float = 2.0,
     stop: threading.Event | None = None,
     backend: Any = None,
-) -> Iterator[WatchEvent]:
+) -> Generator[WatchEvent, None, None]:
     """Serve crash-dump devices until ``count`` pulls finished (0: until ``stop`` is set).
 
     Without ``transports`` every Sahara USB device is served as it appears (``serials`` /

@@ -12,7 +12,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ class Watcher:
 
     # -- running ---------------------------------------------------------------------------
 
-    def events(self) -> Iterator[ev.WatchEvent]:
+    def events(self) -> Generator[ev.WatchEvent, None, None]:
         try:
             self._prepare()
             while not self._over():
@@ -229,8 +229,10 @@ class Watcher:
 
     def _launch(self, slot: Slot, plan: Plan, probe: bool) -> None:
         key = slot.ref.key
-        folder = plan.folder or new_dump_dir(self.opts.root, key, self.taken)
-        self.taken.add(folder)
+        folder = plan.folder or self.opts.root / key
+        if not probe and plan.folder is None:
+            folder = new_dump_dir(self.opts.root, key, self.taken)
+            self.taken.add(folder)
         attempt = wk.Attempt(key, slot.ref, folder, plan.resume, self._transport_factory(slot),
                              wait_open=0.0 if slot.uri is not None else USB_OPEN_WAIT_S,
                              probe_only=probe)

@@ -31,6 +31,7 @@ class UsbScanner:
         self._signature: frozenset[str] | None = None
         self._last_scan = -1e9
         self._last: dict[str, tuple[DeviceRef, UsbDeviceInfo]] = {}
+        self._context: Any = None
 
     def _wanted(self, info: UsbDeviceInfo) -> bool:
         if not self.serials and not self.paths:
@@ -54,7 +55,10 @@ class UsbScanner:
         if not self._due(now):
             return self._last
         self._last_scan = now
-        found = [i for i in list_usb_devices(self.backend) if self._wanted(i)]
+        # One libusb context per bus change (a stale one would miss re-enumerated boards).
+        self._context = usb_backend.current_context(
+            self._context or self.backend or usb_backend.get_backend())
+        found = [i for i in list_usb_devices(self._context) if self._wanted(i)]
         serials = collections.Counter(i.serial for i in found if i.serial)
         devices: dict[str, tuple[DeviceRef, UsbDeviceInfo]] = {}
         for info in found:

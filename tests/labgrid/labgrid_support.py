@@ -140,6 +140,7 @@ class Lab:
         self.logs: list[Path] = []
         (workdir / "exporter.yaml").write_text(exporter_yaml)
         self._start("coordinator", [str(BIN / "labgrid-coordinator"), "-l", self.address])
+        self._wait_listening()  # an exporter that finds no coordinator gives up
         self._start("exporter", [str(BIN / "labgrid-exporter"), "-c", self.address, "-n",
                                  "exp", "--hostname", "127.0.0.1", "exporter.yaml"])
 
@@ -150,6 +151,17 @@ class Lab:
             self.procs.append(subprocess.Popen(command, cwd=self.workdir, stdout=out,
                                                stderr=subprocess.STDOUT,
                                                stdin=subprocess.DEVNULL))
+
+    def _wait_listening(self, timeout: float = 60.0) -> None:
+        host, port = self.address.rsplit(":", 1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("labgrid-coordinator never listened\n" + self.log_text())
 
     def client(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([str(BIN / "labgrid-client"), "-x", self.address, *args],
