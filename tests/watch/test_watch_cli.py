@@ -53,12 +53,12 @@ def test_a_signal_stops_every_pull_cleanly(tmp_path: Path, sig: int, code: int) 
     big = "fulldump?size=2G"  # far more than can be pulled before the signal lands
     root = tmp_path / "root"
     with Simulator(big) as one, Simulator(big) as two:
-        watch = JsonLines(start_qdlpy("watch", "-o", root, "-t", one.uri, "-t", two.uri,
-                                      "--json", env=FAST_PROGRESS))
-        watch.wait_for(lambda evs: len({e["device"]["key"] for e in evs
-                                        if e["event"] == "progress" and e["bytes_done"]}) == 2)
-        watch.proc.send_signal(sig)
-        returncode, stderr = watch.finish()
+        with JsonLines(start_qdlpy("watch", "-o", root, "-t", one.uri, "-t", two.uri,
+                                   "--json", env=FAST_PROGRESS)) as watch:
+            watch.wait_for(lambda evs: len({e["device"]["key"] for e in evs if
+                                            e["event"] == "progress" and e["bytes_done"]}) == 2)
+            watch.proc.send_signal(sig)
+            returncode, stderr = watch.finish()
         assert returncode == code, stderr
         check_lines(watch.events)
         assert watch.events[-1]["status"] == "interrupted"
@@ -80,21 +80,18 @@ def test_a_relay_that_goes_away_mid_pull_is_continued_when_it_is_back(
     # the relay is cut mid-region; the same dump is then served again on the same port.
     cut = 1 << 20
     table = len(qdlpy.read_regions(f"sim:{SPEC}").table.raw)
-    first = Simulator(f"{SPEC}&stall_after={cut + table}")
-    try:
+    with Simulator(f"{SPEC}&stall_after={cut + table}") as first, \
+            JsonLines(start_qdlpy("watch", "-o", root, "-t", first.uri, "--count", "1",
+                                  "--timeout", "1", "--io-timeout", "60", "--no-elf",
+                                  "--json", env=FAST_PROGRESS)) as watch:
         port = first.uri.rsplit(":", 1)[1]
-        watch = JsonLines(start_qdlpy("watch", "-o", root, "-t", first.uri, "--count", "1",
-                                      "--timeout", "1", "--io-timeout", "60", "--no-elf",
-                                      "--json", env=FAST_PROGRESS))
         watch.wait_for(lambda evs: any(e["event"] == "pull-started" for e in evs))
         part = Path(watch.of("pull-started")[0]["output_dir"]) / "DDRCS0_0.BIN.part"
         watch.wait_for(lambda evs: part.exists() and part.stat().st_size >= cut)
-        first.stop()
+        first.stop()  # the relay goes away mid-region
         watch.wait_for(lambda evs: any(e["event"] == "pull-paused" for e in evs))
-    finally:
-        first.stop()
-    with Simulator(SPEC, "--listen", f"tcp:127.0.0.1:{port}"):
-        returncode, stderr = watch.finish()
+        with Simulator(SPEC, "--listen", f"tcp:127.0.0.1:{port}"):  # and comes back
+            returncode, stderr = watch.finish()
     assert returncode == 0, stderr
     check_lines(watch.events)
     started = watch.of("pull-started")

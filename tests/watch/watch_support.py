@@ -144,6 +144,14 @@ class JsonLines:
         self._errors.join(10)
         return self.proc.returncode, "".join(self.stderr)
 
+    def __enter__(self) -> JsonLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:  # a failed test must not leave the watch running
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
     def kinds(self) -> list[str]:
         return [e["event"] for e in self.events]
 
