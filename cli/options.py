@@ -1,4 +1,4 @@
-"""Option decorators shared by the device commands (ux-and-style.md §c2)."""
+"""Option decorators shared by the device commands (docs/design.md#waiting-for-a-device)."""
 
 from __future__ import annotations
 

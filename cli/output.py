@@ -1,6 +1,6 @@
 """Shared CLI plumbing: the per-invocation state, JSON documents and the stderr console.
 
-Rules (ux-and-style.md §c3): data goes to stdout, everything else (logs, progress, errors)
+Rules (docs/design.md#output-streams): data goes to stdout, everything else (logs, progress, errors)
 to stderr; under ``--json`` stdout carries exactly one JSON document, also on failure.
 """
 
@@ -9,13 +9,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from qdlpy._version import __version__
 from qdlpy.errors import QdlpyError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclasses.dataclass
@@ -23,13 +25,33 @@ class CliState:
     """Per-invocation state stored in ``click.Context.obj``."""
 
     verbosity: int = 0  # -v count minus -q count
+    log_file: str | None = None  # --log-file, kept to re-apply logging after a late -v/-q
     json_schema: str | None = None  # set by a command running with --json
     json_emitted: bool = False
-    console: Console = dataclasses.field(default_factory=lambda: Console(stderr=True))
+    _console: Console | None = dataclasses.field(default=None, repr=False)
 
     @property
     def json_mode(self) -> bool:
         return self.json_schema is not None
+
+    @property
+    def console(self) -> Console:
+        """rich's console on stderr, made on first use (rich costs start-up time)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+        return self._console
+
+    @property
+    def stderr_is_terminal(self) -> bool:
+        """What rich would decide, without importing rich for it."""
+        if self._console is not None:
+            return self._console.is_terminal
+        try:
+            return sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            return False
 
 
 def state() -> CliState:
@@ -62,7 +84,8 @@ def emit_json(doc: dict[str, Any], st: CliState | None = None) -> None:
     sys.stdout.flush()
 
 
-def error_document(schema: str, err: QdlpyError, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_document(
+    schema: str, err: QdlpyError, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"status": "error", **(extra or {}), "error": err.to_dict()}
     return document(schema, body)
-

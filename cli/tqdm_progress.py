@@ -4,7 +4,7 @@
     qdlpy.pull("usb", output="dump", progress=TqdmProgress())
 
 It lives with the other front ends (UI libraries stay out of the library proper); the
-``qdlpy`` command itself draws with rich instead (ux-and-style.md §b7). tqdm is imported
+``qdlpy`` command itself draws with rich instead (docs/design.md#progress). tqdm is imported
 only when an adapter is created.
 """
 

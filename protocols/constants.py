@@ -1,8 +1,8 @@
 """Sahara command ids, modes, status codes and client-command ids.
 
-Values and names come from sahara-protocol.md §4 (command table), §6 (modes), §7 (status
-codes; the device header's names, *not* edl's off-by-one description table) and §11.2
-(client commands).
+Values and names come from docs/protocol.md#command-table (command table), docs/protocol.md#modes
+(modes), docs/protocol.md#status-codes (status codes; the device header's names, *not* edl's
+off-by-one description table) and docs/protocol.md#client-commands (client commands).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import enum
 
 
 class Cmd(enum.IntEnum):
-    """Sahara command ids (sahara-protocol.md §4)."""
+    """Sahara command ids (docs/protocol.md#command-table)."""
 
     HELLO = 0x01
     HELLO_RESP = 0x02
@@ -35,7 +35,7 @@ class Cmd(enum.IntEnum):
 
 
 class Mode(enum.IntEnum):
-    """Sahara modes as carried in HELLO / HELLO_RESP / SWITCH_MODE (§6)."""
+    """Sahara modes as carried in HELLO / HELLO_RESP / SWITCH_MODE (docs/protocol.md#modes)."""
 
     IMAGE_TX_PENDING = 0
     IMAGE_TX_COMPLETE = 1
@@ -53,7 +53,7 @@ class Mode(enum.IntEnum):
 
 
 class ExecCmd(enum.IntEnum):
-    """Client commands run in command mode (§11.2)."""
+    """Client commands run in command mode (docs/protocol.md#client-commands)."""
 
     NOP = 0x00
     SERIAL_NUM_READ = 0x01
@@ -69,14 +69,14 @@ class ExecCmd(enum.IntEnum):
 
 
 class ImageTxStatus(enum.IntEnum):
-    """DONE_RESP image_tx_status (§5.7)."""
+    """DONE_RESP image_tx_status (docs/protocol.md#done_resp)."""
 
     PENDING = 0
     COMPLETE = 1
 
 
 class SavePref(enum.IntEnum):
-    """Debug-table save_pref (§10.2)."""
+    """Debug-table save_pref (docs/protocol.md#region-table-formats)."""
 
     OPTIONAL_NO_SAVE = 0
     OPTIONAL_SAVE = 1
@@ -84,7 +84,8 @@ class SavePref(enum.IntEnum):
 
 
 class Status(enum.IntEnum):
-    """END_OF_IMAGE_TX status codes, named as in the device header boot_sahara.h (§7)."""
+    """END_OF_IMAGE_TX status codes, named as in the device header boot_sahara.h
+    (docs/protocol.md#status-codes)."""
 
     SUCCESS = 0x00
     NAK_INVALID_CMD = 0x01
@@ -131,7 +132,7 @@ class Status(enum.IntEnum):
     NAK_ERROR_NOT_MAPPED = 0x10000
 
 
-# Human-readable meaning of each status (sahara-protocol.md §7, in our words). Keyed by
+# Human-readable meaning of each status (docs/protocol.md#status-codes, in our words). Keyed by
 # the enum itself so a shifted table like edl's cannot happen: tests/protocols check
 # that every member has exactly one entry.
 STATUS_TEXT: dict[Status, str] = {
@@ -146,7 +147,8 @@ STATUS_TEXT: dict[Status, str] = {
     Status.NAK_INVALID_DATA_SIZE: "invalid image data size",
     Status.NAK_INVALID_IMAGE_TYPE: "invalid image type",
     Status.NAK_INVALID_TX_LENGTH: "invalid transmit length",
-    Status.NAK_INVALID_RX_LENGTH: "invalid receive length (host sent fewer or more bytes than asked)",
+    Status.NAK_INVALID_RX_LENGTH:
+        "invalid receive length (host sent fewer or more bytes than asked)",
     Status.NAK_GENERAL_TX_RX_ERROR: "general transport error on the device",
     Status.NAK_READ_DATA_ERROR: "error while sending READ_DATA",
     Status.NAK_UNSUPPORTED_NUM_PHDRS: "too many ELF program headers in the image",
@@ -160,15 +162,20 @@ STATUS_TEXT: dict[Status, str] = {
     Status.NAK_TIMEOUT_RX: "device timed out waiting for host data",
     Status.NAK_TIMEOUT_TX: "device timed out transmitting",
     Status.NAK_INVALID_HOST_MODE: "requested mode is not allowed",
-    Status.NAK_INVALID_MEMORY_READ: "invalid memory read access (address or length outside the permitted regions)",
+    Status.NAK_INVALID_MEMORY_READ:
+        "invalid memory read access (address or length outside the permitted regions)",
     Status.NAK_INVALID_DATA_SIZE_REQUEST: "the device cannot serve a read of this size",
-    Status.NAK_MEMORY_DEBUG_NOT_SUPPORTED: "memory debug (crash dump) is not supported or not enabled on this device",
+    Status.NAK_MEMORY_DEBUG_NOT_SUPPORTED:
+        "memory debug (crash dump) is not supported or not enabled on this device",
     Status.NAK_INVALID_MODE_SWITCH: "invalid mode switch",
     Status.NAK_CMD_EXEC_FAILURE: "client command failed",
     Status.NAK_EXEC_CMD_INVALID_PARAM: "bad client-command parameter",
     Status.NAK_EXEC_CMD_UNSUPPORTED: "client command not supported by this device",
-    Status.NAK_EXEC_DATA_INVALID_CLIENT_CMD: "EXECUTE_DATA for a different command than the pending EXECUTE",
-    Status.NAK_HASH_TABLE_AUTH_FAILURE: "image signature / hash-table authentication failed (wrong programmer for a secure device?)",
+    Status.NAK_EXEC_DATA_INVALID_CLIENT_CMD:
+        "EXECUTE_DATA for a different command than the pending EXECUTE",
+    Status.NAK_HASH_TABLE_AUTH_FAILURE:
+        "image signature / hash-table authentication failed (wrong programmer for a secure "
+        "device?)",
     Status.NAK_HASH_VERIFICATION_FAILURE: "image segment hash mismatch",
     Status.NAK_HASH_TABLE_NOT_FOUND: "image hash segment missing (unsigned image?)",
     Status.NAK_TARGET_INIT_FAILURE: "target failed to initialise",
@@ -190,13 +197,19 @@ def describe_status(status: int) -> tuple[str, str]:
     return (member.name, STATUS_TEXT[member])
 
 
-# Sahara framing facts used across the package (sahara-protocol.md §2, §10.2, §10.4, §18).
+# Sahara framing facts used across the package (docs/protocol.md).
 HEADER_SIZE = 8
 MAX_COMMAND_PACKET = 0x400  # the device's command buffer / HELLO cmd_packet_length
 ENTRY_SIZE_32 = 52  # MEMORY_DEBUG (0x09) table entry
 ENTRY_SIZE_64 = 64  # MEMORY_DEBUG_64 (0x10) table entry
-MAX_TABLE_SIZE = 64 * 1024  # qdl's cap; the kernel uses 0xFFFF (§10.3)
-MAX_READ_SIZE = 1024 * 1024  # the device keeps read lengths in a u32; qdl/QSaharaServer cap 1 MiB (§10.4)
-EOI_SIZE = 16  # an END_OF_IMAGE_TX is 16 bytes: never request exactly this much raw data (§10.6)
-HOST_VERSION = 2  # HELLO_RESP.version (§3.2: "2 / 1" works with v2 and v3 devices)
+# qdl's cap; the kernel uses 0xFFFF (docs/protocol.md#reading-the-table)
+MAX_TABLE_SIZE = 64 * 1024
+# The device keeps read lengths in a u32; qdl and QSaharaServer cap a request at 1 MiB
+# (docs/protocol.md#request-sizing).
+MAX_READ_SIZE = 1024 * 1024
+# an END_OF_IMAGE_TX is 16 bytes: never request exactly this much raw data
+# (docs/protocol.md#why-a-16-byte-request-is-never-sent)
+EOI_SIZE = 16
+# HELLO_RESP.version (docs/protocol.md#version-negotiation: "2 / 1" works with v2 and v3 devices)
+HOST_VERSION = 2
 HOST_VERSION_SUPPORTED = 1

@@ -1,13 +1,13 @@
 """The device side of Sahara as a state machine (for the simulator), sans-I/O.
 
-Modelled on the XBL/PBL behaviour in sahara-protocol.md §8.1:
+Modelled on the XBL/PBL behaviour in docs/protocol.md#the-device-state-machine:
 
 * HELLO is sent once per Sahara session (``start()``), not on every host connection.
 * WAIT_HELLO_RESP: a valid HELLO_RESP starts the chosen mode; *any other* packet (or junk)
   makes the device resend HELLO -- hosts use this to recover a lost HELLO.
 * WAIT_MEMORY_READ: MEMORY_READ(64) inside a permitted range streams raw memory
-  (restricted ranges in 4 KiB transfers, §10.4); outside: END_OF_IMAGE_TX 0x19 and
-  WAIT_RESET. SWITCH_MODE restarts with a HELLO of the new mode. Anything else:
+  (restricted ranges in 4 KiB transfers, docs/protocol.md#request-sizing); outside: END_OF_IMAGE_TX
+  0x19 and WAIT_RESET. SWITCH_MODE restarts with a HELLO of the new mode. Anything else:
   END_OF_IMAGE_TX 0x01 and WAIT_RESET (the dump survives only until a RESET).
 * WAIT_CMD_EXEC / WAIT_CMD_EXEC_DATA: client commands; unsupported -> EOI 0x1F.
 * Image transfer: READ_DATA(64) requests driven by the personality's image plan, raw
@@ -61,8 +61,8 @@ from .packets import (
     parse_packet,
 )
 
-RESTRICTED_PIECE = 4096  # XBL's bounce buffer for restricted regions (§10.4)
-NO_ANSWER = -1  # a read_fault result: the device sends nothing at all
+# XBL's bounce buffer for restricted regions (docs/protocol.md#request-sizing)
+RESTRICTED_PIECE = 4096
 
 
 class MemorySource(Protocol):
@@ -111,11 +111,9 @@ class Personality:
     command_mode_supported: bool = True
     command_responses: dict[int, bytes] = dataclasses.field(default_factory=dict)
     image_plan: Callable[[], ImagePlan] | None = None
-    #: MSM8916-class PBL: DONE_RESP says "pending" after the only programmer (§9).
+    #: MSM8916-class PBL: DONE_RESP says "pending" after the only programmer
+    #: (docs/protocol.md#image-ids-and-the-pending-quirk).
     pending_after_last_image: bool = False
-    #: Simulated trouble with a read: (address, length) -> a NAK status to send instead of
-    #: the data, NO_ANSWER to stay silent, or None to serve it.
-    read_fault: Callable[[int, int], int | None] | None = None
 
 
 class DeviceState(enum.Enum):
@@ -158,7 +156,8 @@ class DeviceMachine:
         self.state = DeviceState.WAIT_HELLO_RESP
         return [self.hello()]
 
-    def _nak(self, status: int, image_id: int = 0) -> list[bytes]:
+    def nak(self, status: int, image_id: int = 0) -> list[bytes]:
+        """END_OF_IMAGE_TX with ``status``; afterwards the device accepts only RESET."""
         self.last_status = status
         self.state = DeviceState.WAIT_RESET
         return [build_packet(EndOfImageTx(image_id, status))]
@@ -218,50 +217,60 @@ class DeviceMachine:
             self.rebooted = True
             return [build_packet(ResetResp())]
         if st is DeviceState.WAIT_RESET:
-            return self._nak(Status.NAK_INVALID_CMD)
+            return self.nak(Status.NAK_INVALID_CMD)
         if st is DeviceState.WAIT_HELLO_RESP:
             if not isinstance(pkt, HelloResp):
-                return [self.hello()]  # invalid packet here: resend HELLO (§8.1)
+                # invalid packet here: resend HELLO (docs/protocol.md#the-device-state-machine)
+                return [self.hello()]
             return self._on_hello_resp(pkt)
         if isinstance(pkt, SwitchMode) and st in (DeviceState.WAIT_MEMORY_READ,
                                                    DeviceState.WAIT_CMD_EXEC):
-            if pkt.mode > Mode.COMMAND:
-                return self._nak(Status.NAK_INVALID_MODE_SWITCH)
-            self.mode = pkt.mode
-            return self.start()
+            return self._on_switch_mode(pkt)
         if st is DeviceState.WAIT_MEMORY_READ and isinstance(pkt, (MemoryRead, MemoryRead64)):
             if isinstance(pkt, MemoryRead64) != self.p.is64:
-                return self._nak(Status.NAK_INVALID_CMD)
-            return self._memory_read(pkt.address, pkt.length)
+                return self.nak(Status.NAK_INVALID_CMD)
+            return self.memory_read(pkt.address, pkt.length)
         if st is DeviceState.WAIT_CMD_EXEC and isinstance(pkt, Execute):
-            resp = self.p.command_responses.get(pkt.client_command)
-            if resp is None:
-                return self._nak(Status.NAK_EXEC_CMD_UNSUPPORTED)
-            self._pending_exec = pkt.client_command
-            self.state = DeviceState.WAIT_CMD_EXEC_DATA
-            return [build_packet(ExecuteResp(pkt.client_command, len(resp)))]
+            return self._on_execute(pkt)
         if st is DeviceState.WAIT_CMD_EXEC_DATA and isinstance(pkt, ExecuteData):
-            if pkt.client_command != self._pending_exec:
-                return self._nak(Status.NAK_EXEC_DATA_INVALID_CLIENT_CMD)
-            self.state = DeviceState.WAIT_CMD_EXEC
-            resp = self.p.command_responses[pkt.client_command]
-            return [resp] if resp else []
+            return self._on_execute_data(pkt)
         if st is DeviceState.WAIT_DONE and isinstance(pkt, Done):
             return self._on_done()
-        return self._nak(Status.NAK_INVALID_CMD)
+        return self.nak(Status.NAK_INVALID_CMD)
+
+    def _on_switch_mode(self, pkt: SwitchMode) -> list[bytes]:
+        if pkt.mode > Mode.COMMAND:
+            return self.nak(Status.NAK_INVALID_MODE_SWITCH)
+        self.mode = pkt.mode
+        return self.start()
+
+    def _on_execute(self, pkt: Execute) -> list[bytes]:
+        resp = self.p.command_responses.get(pkt.client_command)
+        if resp is None:
+            return self.nak(Status.NAK_EXEC_CMD_UNSUPPORTED)
+        self._pending_exec = pkt.client_command
+        self.state = DeviceState.WAIT_CMD_EXEC_DATA
+        return [build_packet(ExecuteResp(pkt.client_command, len(resp)))]
+
+    def _on_execute_data(self, pkt: ExecuteData) -> list[bytes]:
+        if pkt.client_command != self._pending_exec:
+            return self.nak(Status.NAK_EXEC_DATA_INVALID_CLIENT_CMD)
+        self.state = DeviceState.WAIT_CMD_EXEC
+        resp = self.p.command_responses[pkt.client_command]
+        return [resp] if resp else []
 
     def _on_hello_resp(self, pkt: HelloResp) -> list[bytes]:
         if pkt.status != 0:
-            return self._nak(Status.NAK_UNKNOWN_HOST_ERROR)
+            return self.nak(Status.NAK_UNKNOWN_HOST_ERROR)
         if not (self.p.version >= pkt.version_supported
                 and self.p.version_supported <= pkt.version <= self.p.version):
-            return self._nak(Status.NAK_PROTOCOL_MISMATCH)
+            return self.nak(Status.NAK_PROTOCOL_MISMATCH)
         if pkt.mode > Mode.COMMAND:
-            return self._nak(Status.NAK_INVALID_HOST_MODE)
+            return self.nak(Status.NAK_INVALID_HOST_MODE)
         self.mode = pkt.mode
         if pkt.mode == Mode.MEMORY_DEBUG:
             if not self.p.memory_debug_supported:
-                return self._nak(Status.NAK_MEMORY_DEBUG_NOT_SUPPORTED)
+                return self.nak(Status.NAK_MEMORY_DEBUG_NOT_SUPPORTED)
             self.state = DeviceState.WAIT_MEMORY_READ
             offer: Packet = (
                 MemoryDebug64(self.p.table_address, len(self.p.table)) if self.p.is64
@@ -270,24 +279,21 @@ class DeviceMachine:
             return [build_packet(offer)]
         if pkt.mode == Mode.COMMAND:
             if not self.p.command_mode_supported:
-                return self._nak(Status.NAK_INVALID_HOST_MODE)
+                return self.nak(Status.NAK_INVALID_HOST_MODE)
             self.state = DeviceState.WAIT_CMD_EXEC
             return [build_packet(CmdReady())]
         # image transfer
         if self.p.image_plan is None:
-            return self._nak(Status.NAK_INVALID_HOST_MODE)
+            return self.nak(Status.NAK_INVALID_HOST_MODE)
         self._plan = self.p.image_plan()
         return self._next_image_step(None)
 
-    def _memory_read(self, address: int, length: int) -> list[bytes]:
+    def memory_read(self, address: int, length: int) -> list[bytes]:
+        """The answer to MEMORY_READ(64): the bytes, or END_OF_IMAGE_TX 0x19 outside the
+        readable ranges. A subclass may answer differently (the simulator's fault knobs)."""
         end = address + length
         if length == 0 or length > MAX_READ_SIZE * 16:
-            return self._nak(Status.NAK_INVALID_MEMORY_READ)
-        fault = self.p.read_fault(address, length) if self.p.read_fault else None
-        if fault == NO_ANSWER:
-            return []  # the device hangs on this read; the host must time out
-        if fault is not None:
-            return self._nak(fault)
+            return self.nak(Status.NAK_INVALID_MEMORY_READ)
         table_ok = address == self.p.table_address and length <= len(self.p.table)
         if table_ok:
             data = self.p.table[:length]
@@ -295,7 +301,7 @@ class DeviceMachine:
             assert self.p.memory is not None
             data = self.p.memory.read(address, length)
         else:
-            return self._nak(Status.NAK_INVALID_MEMORY_READ)
+            return self.nak(Status.NAK_INVALID_MEMORY_READ)
         self.reads += 1
         if any(s < end and address < e for s, e in self.p.restricted):
             return [data[i : i + RESTRICTED_PIECE] for i in range(0, len(data), RESTRICTED_PIECE)]
@@ -313,7 +319,7 @@ class DeviceMachine:
         if isinstance(step, EndImage):
             self._step = None
             if step.status != 0:
-                return self._nak(step.status, step.image_id)
+                return self.nak(step.status, step.image_id)
             self.state = DeviceState.WAIT_DONE
             return [build_packet(EndOfImageTx(step.image_id, 0))]
         return [self._request(step)]
@@ -335,7 +341,7 @@ class DeviceMachine:
         if len(self._image_buf) < self._step.length:
             return []
         if len(self._image_buf) > self._step.length:
-            return self._nak(Status.NAK_INVALID_RX_LENGTH, self._step.image_id)
+            return self.nak(Status.NAK_INVALID_RX_LENGTH, self._step.image_id)
         got = bytes(self._image_buf)
         self._image_buf.clear()
         return self._next_image_step(got)
@@ -352,7 +358,7 @@ class DeviceMachine:
         out = [build_packet(DoneResp(0))]
         # More images: continue the plan with the step already taken.
         if isinstance(step, EndImage):
-            return out + self._nak(step.status or Status.NAK_INVALID_CMD, step.image_id)
+            return out + self.nak(step.status or Status.NAK_INVALID_CMD, step.image_id)
         return [*out, self._request(step)]
 
 
@@ -363,7 +369,6 @@ __all__ = [
     "ImagePlan",
     "ImageStep",
     "MemorySource",
-    "NO_ANSWER",
     "Personality",
     "ReadStep",
     "RESTRICTED_PIECE",

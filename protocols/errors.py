@@ -2,7 +2,7 @@
 
 The root lives here, in the sans-I/O layer, because ``protocols/`` may import nothing but
 the stdlib and construct; ``qdlpy.errors`` re-exports it and adds the transport, output
-and input classes. Every class carries a process exit code (ux-and-style.md §c4), a
+and input classes. Every class carries a process exit code (docs/design.md#exit-codes), a
 stable machine-readable ``code`` for JSON output, and a default ``hint`` telling the
 user the way out.
 """

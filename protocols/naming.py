@@ -2,11 +2,12 @@
 
 Boot firmware builds minidump names as ``"md_" + smem_name (+ decimal seq_num if
 0 < seq_num < 10000)``, capped at 15 characters, and the file name as that plus ``.BIN``
-(minidump-format.md §3.5). The Linux kmemdump/meminspect backend uses
-``smem_name = "K" + first 8 chars of the id's name`` and ``seq_num = id`` (§2.3, §2.7).
-Firmware-added items use an upper-case ``MD_`` prefix (§3.5 step 5), ``load.cmm`` is the
-T32 script XBL appends last (§3.5 step 6), and everything else is a full-dump region
-(§7.2).
+(docs/formats.md#how-boot-firmware-names-regions). The Linux kmemdump/meminspect backend uses
+``smem_name = "K" + first 8 chars of the id's name`` and ``seq_num = id``
+(docs/formats.md#the-qualcomm-backend, docs/formats.md#the-k-prefix-and-the-8-character-cut).
+Firmware-added items use an upper-case ``MD_`` prefix (docs/formats.md#firmware-items), ``load.cmm``
+is the T32 script XBL appends last (docs/formats.md#the-loadcmm-script), and everything else is a
+full-dump region (docs/formats.md#full-dumps).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ import re
 
 __all__ = ["RegionKind", "RegionName", "parse_region_name", "firmware_name", "DESC_MAX"]
 
-DESC_MAX = 15  # firmware's 16-byte description buffer including the NUL (§3.5)
-FILENAME_MAX = 19  # 20-byte Sahara filename field including the NUL (§10.2)
+# firmware's 16-byte description buffer including the NUL
+# (docs/formats.md#how-boot-firmware-names-regions)
+DESC_MAX = 15
+# 20-byte Sahara filename field including the NUL (docs/protocol.md#region-table-formats)
+FILENAME_MAX = 19
 
 
 class RegionKind(str, enum.Enum):
-    """Classification of a table entry by its name (minidump-format.md §8.2 step 1)."""
+    """Classification of a table entry by its name (docs/formats.md#classifying-regions-by-name)."""
 
     KERNEL = "kernel"  # md_K...: registered by the Linux kernel (kmemdump/meminspect or downstream)
     FIRMWARE = "firmware"  # MD_...: added by XBL itself (SMEM info, PMIC PON, reset status...)
@@ -47,7 +51,8 @@ class RegionName:
 
     @property
     def is_kernel_header(self) -> bool:
-        """The kmemdump/meminspect ELF header region (md_KELF<id>, minidump-format.md §7.3)."""
+        """The kmemdump/meminspect ELF header region (md_KELF<id>,
+        docs/formats.md#telling-full-dumps-and-minidumps-apart)."""
         return self.kind is RegionKind.KERNEL and self.name == "KELF" and self.id is not None
 
     @property
@@ -58,7 +63,8 @@ class RegionName:
 
 _EXT = re.compile(r"\.bin$", re.IGNORECASE)
 _TRAILING_ID = re.compile(r"^(?P<name>.*?)(?P<id>\d{1,4})$")
-# Gunyah guest VMs put the VMID in hex before the name: md_2d_KELF_HDR (minidump-format.md §3.6).
+# Gunyah guest VMs put the VMID in hex before the name: md_2d_KELF_HDR
+# (docs/formats.md#gunyah-guest-vms).
 _VMID = re.compile(r"^[0-9a-f]{2}_(?=K)")
 
 
@@ -81,7 +87,8 @@ def parse_region_name(text: str) -> RegionName:
 
 
 def firmware_name(smem_name: str, seq_num: int = 0) -> tuple[str, str]:
-    """(description, file name) that XBL gives an SMEM region (minidump-format.md §3.5 step 4)."""
+    """(description, file name) that XBL gives an SMEM region
+    (docs/formats.md#how-boot-firmware-names-regions)."""
     desc = ("md_" + smem_name)[:DESC_MAX]
     if 0 < seq_num < 10000:
         desc = (desc + str(seq_num))[:DESC_MAX]
@@ -89,5 +96,6 @@ def firmware_name(smem_name: str, seq_num: int = 0) -> tuple[str, str]:
 
 
 def kernel_smem_name(id_name: str) -> str:
-    """The kmemdump backend's SMEM name for a kernel region: ``"K%.8s"`` (§2.3)."""
+    """The kmemdump backend's SMEM name for a kernel region: ``"K%.8s"``
+    (docs/formats.md#the-qualcomm-backend)."""
     return "K" + id_name[:8]

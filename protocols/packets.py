@@ -1,9 +1,9 @@
 """Sahara command packets: construct schemas and the typed values built from them.
 
-Layouts are sahara-protocol.md §5 byte for byte. Command ids stay plain ints inside the
-schemas (ux-and-style.md §b8: an Enum discriminator breaks construct's build) and become
-``Cmd`` only in the typed layer. Construct is used for command packets only; raw data
-phases (memory, image, command payloads) never pass through it.
+Layouts are docs/protocol.md#packets byte for byte. Command ids stay plain ints inside the
+schemas (docs/protocol.md#how-packets-are-parsed-and-built: an Enum discriminator breaks construct's
+build) and become ``Cmd`` only in the typed layer. Construct is used for command packets only; raw
+data phases (memory, image, command payloads) never pass through it.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ _HELLO_RESP_BODY = Struct(
     "mode" / Int32ul,
     "reserved" / Array(6, Int32ul),
 )
-# v1 HELLO: 0x14 bytes, no mode field (sahara-protocol.md §3.3).
+# v1 HELLO: 0x14 bytes, no mode field (docs/protocol.md#what-differs-between-versions).
 _HELLO_V1_BODY = Struct(
     "version" / Int32ul, "version_supported" / Int32ul, "cmd_packet_length" / Int32ul
 )
@@ -215,7 +215,7 @@ SCHEMAS: dict[int, tuple[type[Any], Struct]] = {
     Cmd.RESET_STATE_MACHINE: (ResetStateMachine, _EMPTY),
 }
 
-#: Exact total length of every command (sahara-protocol.md §4).
+#: Exact total length of every command (docs/protocol.md#command-table).
 PACKET_SIZES: dict[int, int] = {cmd: 8 + body.sizeof() for cmd, (_, body) in SCHEMAS.items()}
 HELLO_V1_SIZE = 8 + _HELLO_V1_BODY.sizeof()
 

@@ -1,6 +1,6 @@
 """The memory-debug region table: bounded, tolerant decoding of untrusted bytes.
 
-Entry layouts (sahara-protocol.md §10.2, minidump-format.md §7.1):
+Entry layouts (docs/protocol.md#region-table-formats):
 
 * 64-bit, 64 bytes (with MEMORY_DEBUG_64): save_pref u64, mem_base u64, length u64,
   description[20], filename[20].
@@ -68,7 +68,8 @@ class Region:
     @property
     def name(self) -> RegionName:
         """Parsed name: from the file name (XBL derives it from the description and caps it
-        later, §3.5), else the description ("CMM Script" is only recognisable by file name)."""
+        later, docs/formats.md#how-boot-firmware-names-regions), else the description ("CMM Script"
+        is only recognisable by file name)."""
         return parse_region_name(self.filename or self.description)
 
     def to_dict(self) -> dict[str, object]:
@@ -117,7 +118,8 @@ def parse_table(data: bytes, *, is64: bool) -> list[Region]:
                 position=i,
                 base=e.mem_base,
                 length=e.length,
-                # Some 32-bit firmware declares save_pref as a byte plus padding (§7.1).
+                # Some 32-bit firmware declares save_pref as a byte plus padding
+                # (docs/protocol.md#region-table-formats).
                 save_pref=e.save_pref if is64 else e.save_pref & 0xFF,
                 description=decode_field(e.description),
                 filename=decode_field(e.filename),

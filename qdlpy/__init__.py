@@ -8,6 +8,7 @@ The public Python API; the ``qdlpy`` command (``qdlpy.cli``) is a thin layer ove
     report = qdlpy.assemble.assemble("dump")                  # -> AssembleReport
     log = qdlpy.dmesg("dump")                                 # -> qdlpy.triage.DmesgResult
     triage = qdlpy.report("dump")                             # -> qdlpy.triage.Report
+    for event in qdlpy.watch("dumps", count=1): ...           # -> qdlpy.watcher.WatchEvent
 
 The functions are imported on first use so ``import qdlpy`` stays cheap.
 """
@@ -26,9 +27,10 @@ if TYPE_CHECKING:
     from qdlpy.regions import read_regions
     from qdlpy.reset import reset_device
     from qdlpy.triage import DmesgResult, Report, dmesg, report
+    from qdlpy.watcher import watch
 
 __all__ = ["DmesgResult", "PullResult", "QdlpyError", "Report", "__version__", "dmesg", "load",
-           "pull", "read_info", "read_regions", "report", "reset_device"]
+           "pull", "read_info", "read_regions", "report", "reset_device", "watch"]
 
 _LAZY = {
     "pull": ("qdlpy.dump", "pull"),
@@ -41,6 +43,7 @@ _LAZY = {
     "report": ("qdlpy.triage", "report"),
     "DmesgResult": ("qdlpy.triage", "DmesgResult"),
     "Report": ("qdlpy.triage", "Report"),
+    "watch": ("qdlpy.watcher", "watch"),
 }
 
 

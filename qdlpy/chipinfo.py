@@ -1,4 +1,5 @@
-"""Decoding of command-mode answers (sahara-protocol.md §11.2, §11.3); pure functions.
+"""Decoding of command-mode answers (docs/protocol.md#client-commands,
+docs/protocol.md#chip-identity); pure functions.
 
 Kept apart from the I/O in ``qdlpy.info`` so every rule is unit-tested on bytes.
 """
@@ -11,13 +12,15 @@ from typing import Any
 
 HASH_SIZES = (32, 48, 64)  # SHA-256, SHA-384, SHA-512 widths an OEM PK hash can have
 HASH_NAMES = {32: "sha256", 48: "sha384", 64: "sha512"}
-V3_MIN_LENGTH = 44  # READ_CHIP_ID_V3 carries MSM/OEM/MODEL ids up to offset 44 (§11.3)
+# READ_CHIP_ID_V3 carries MSM/OEM/MODEL ids up to offset 44 (docs/protocol.md#chip-identity)
+V3_MIN_LENGTH = 44
 V3_ALT_OEM_LENGTH = 46  # the alternative OEM_ID at offset 44 needs 46 bytes
 
 
 @dataclasses.dataclass(frozen=True)
 class HwId:
-    """Chip identity. MSM_ID keeps all 32 bits (§16 "MSM_ID width": qdl, not edl's 24)."""
+    """Chip identity. MSM_ID keeps all 32 bits (docs/protocol.md#chip-identity: qdl, not edl's
+    24)."""
 
     msm_id: int
     oem_id: int
@@ -45,9 +48,11 @@ def parse_u32(data: bytes, what: str) -> int:
 
 
 def parse_hw_id(data: bytes) -> HwId:
-    """0x02 MSM_HW_ID_READ: a u64 (some devices repeat it to 0x18 bytes, §11.2).
+    """0x02 MSM_HW_ID_READ: a u64 (some devices repeat it to 0x18 bytes,
+    docs/protocol.md#client-commands).
 
-    Split as qdl does (§11.3): MSM_ID bits 63-32, OEM_ID bits 31-16, MODEL_ID bits 15-0.
+    Split as qdl does (docs/protocol.md#chip-identity): MSM_ID bits 63-32, OEM_ID bits 31-16,
+    MODEL_ID bits 15-0.
     """
     if len(data) < 8:
         raise ValueError(f"MSM_HW_ID_READ: {len(data)} bytes, expected at least 8")
@@ -57,15 +62,21 @@ def parse_hw_id(data: bytes) -> HwId:
 
 
 def parse_chip_id_v3(data: bytes) -> HwId:
-    """0x0A READ_CHIP_ID_V3 (§11.3): MSM_ID at 36, OEM_ID at 40 (or 44 when 40 is 0), MODEL at 42."""
+    """0x0A READ_CHIP_ID_V3 (docs/protocol.md#chip-identity): MSM_ID at 36, OEM_ID at 40
+    (or 44 when 40 is 0), MODEL at 42."""
     if len(data) < V3_MIN_LENGTH:
         raise ValueError(f"READ_CHIP_ID_V3: {len(data)} bytes, expected at least {V3_MIN_LENGTH}")
-    chip_id, = struct.unpack_from("<I", data, 0)
+    (chip_id,) = struct.unpack_from("<I", data, 0)
     msm_id, oem_id, model_id = struct.unpack_from("<IHH", data, 36)
     if oem_id == 0 and len(data) >= V3_ALT_OEM_LENGTH:
-        oem_id, = struct.unpack_from("<H", data, 44)
-    return HwId(msm_id=msm_id, oem_id=oem_id, model_id=model_id,
-                source="0x0A READ_CHIP_ID_V3", chip_id_v3=chip_id)
+        (oem_id,) = struct.unpack_from("<H", data, 44)
+    return HwId(
+        msm_id=msm_id,
+        oem_id=oem_id,
+        model_id=model_id,
+        source="0x0A READ_CHIP_ID_V3",
+        chip_id_v3=chip_id,
+    )
 
 
 def _repeats_of(data: bytes, size: int) -> bool:
@@ -81,7 +92,7 @@ def _repeats_of(data: bytes, size: int) -> bool:
 
 
 def trim_pk_hash(data: bytes) -> bytes:
-    """The OEM PK hash without its repeats and zero padding (§11.2).
+    """The OEM PK hash without its repeats and zero padding (docs/protocol.md#client-commands).
 
     Devices send the hash once per root certificate and/or zero-padded to a fixed width
     (up to 0x60). The hash is the shortest standard width (32, 48, 64) whose first block

@@ -2,12 +2,12 @@
 
 ``diagnose()`` returns a list of :class:`Finding` s, each with its fix. It looks at: the
 libusb library pyusb loads, qdlpy's (or another tool's) udev rule and whether it sorts
-before 73-seat-late.rules (ux-and-style.md §b6), every Qualcomm device in sysfs with its
-/dev/bus/usb node permissions and ACL, the kernel driver bound to its interfaces
-(sahara-protocol.md §12.4), ModemManager and the device's ID_MM_DEVICE_IGNORE property,
-and container hints. Everything is read through paths under an injectable ``root`` (and
-an injectable ``access`` check, uid and process runner) so tests can build a fake
-sysfs/dev/etc/run tree; nothing here opens the device or sends it a byte.
+before 73-seat-late.rules (docs/protocol.md#linux-access-udev-drivers-and-modemmanager), every
+Qualcomm device in sysfs with its /dev/bus/usb node permissions and ACL, the kernel driver bound to
+its interfaces (docs/protocol.md#linux-access-udev-drivers-and-modemmanager), ModemManager and the
+device's ID_MM_DEVICE_IGNORE property, and container hints. Everything is read through paths under
+an injectable ``root`` (and an injectable ``access`` check, uid and process runner) so tests can
+build a fake sysfs/dev/etc/run tree; nothing here opens the device or sends it a byte.
 """
 
 from __future__ import annotations
@@ -288,7 +288,7 @@ def _probe_pyusb() -> Finding:
 
 
 #: What a rule must cover when no device is connected: the EDL and crash-dump PIDs
-#: (sahara-protocol.md §12.1).
+#: (docs/protocol.md#usb-devices-and-interfaces).
 DEFAULT_TARGETS = ((QUALCOMM_VID, 0x9008), (QUALCOMM_VID, 0x900E))
 INSTALL_FIX = 'sudo "$(command -v qdlpy)" udev install, then re-plug the device'
 

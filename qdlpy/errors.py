@@ -1,6 +1,6 @@
 """qdlpy's one exception tree, with an exit code and a hint per class.
 
-Exit codes (ux-and-style.md §c4; README "Exit codes" documents the same table):
+Exit codes (docs/design.md#exit-codes; README "Exit codes" documents the same table):
 
 ====  =====================================================================
 0     success
@@ -46,6 +46,7 @@ __all__ = [
     "InvalidArgument",
     "AmbiguousDevice",
     "DeviceNotFound",
+    "NoUsbBus",
     "PermissionDenied",
     "DeviceBusy",
     "TransportError",
@@ -108,6 +109,24 @@ class DeviceNotFound(QdlpyError):
         "--timeout 0 waits forever"
     )
 
+    def __init__(self, message: str, *, hint: str | None = None,
+                 nothing_visible: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        #: No candidate device at all was seen (as opposed to some that did not match).
+        self.nothing_visible = nothing_visible
+
+
+class NoUsbBus(DeviceNotFound):
+    """This machine shows no USB bus at all (a container without /sys/bus/usb): waiting for
+    a USB device cannot succeed, so it is not attempted (exit 3)."""
+
+    code = "no-usb-bus"
+    default_hint = (
+        "run qdlpy where the device is plugged in, pass the host's USB into the container "
+        "(-v /sys/bus/usb -v /dev/bus/usb), or use --transport tcp:HOST:PORT / serial: / "
+        "chardev:; `qdlpy doctor` explains"
+    )
+
 
 class PermissionDenied(QdlpyError, PermissionError):
     """The OS refused access to the device node (exit 4)."""
@@ -168,7 +187,8 @@ class OutputExists(OutputError):
     """The output directory is not empty."""
 
     code = "output-exists"
-    default_hint = "use --resume to continue that dump, --force to add to it, or another -o DIR"
+    default_hint = ("choose another -o DIR; --force pulls into a non-empty folder that holds no "
+                    "qdlpy pull (nothing there is replaced); --resume continues a pull")
 
 
 class NoSpace(OutputError):

@@ -1,26 +1,27 @@
-"""``qdlpy.info``: chip identity from Sahara command mode (sahara-protocol.md §11).
+"""``qdlpy.info``: chip identity from Sahara command mode (docs/protocol.md#command-mode).
 
 Flow: HELLO, HELLO_RESP(3) (an EDL device in image-transfer mode is switched this way),
 CMD_READY, then client commands in an order that puts the ones a device may refuse last
-(a refusal, END_OF_IMAGE_TX 0x1F, can leave the session unusable, §11.1):
+(a refusal, END_OF_IMAGE_TX 0x1F, can leave the session unusable,
+docs/protocol.md#command-mode-flow):
 
 1. 0x01 serial number;
 2. v2: 0x02 MSM_HW_ID_READ; v3: 0x0A READ_CHIP_ID_V3 (v3 devices no longer answer 0x02,
-   §3.3, so it is never sent to them);
+   docs/protocol.md#what-differs-between-versions, so it is never sent to them);
 3. 0x07 SBL software version;
 4. 0x03 OEM PK hash (may be refused on v3: reported as unavailable).
 
-Leaving: SWITCH_MODE, never RESET (§11.4: RESET can leave a device deaf until a power
-cycle). An EDL device goes back with SWITCH_MODE(0).
+Leaving: SWITCH_MODE, never RESET (docs/protocol.md#leaving-command-mode: RESET can leave a device
+deaf until a power cycle). An EDL device goes back with SWITCH_MODE(0).
 
 Crash-dump devices (HELLO mode 2). SWITCH_MODE only restarts the Sahara session: the
 boot loader keeps RAM untouched, so a dump survives a visit to command mode, and going
-back with SWITCH_MODE(2) makes the next HELLO offer it again (§8.1 WAIT_MEMORY_READ,
-§10.7). What is not safe is a *refusal*: a device that NAKs HELLO_RESP(3) or a client
-command accepts only RESET afterwards (§8.1 WAIT_RESET), and RESET reboots the dump away.
-So by default ``read_info`` does not enter command mode on a dump device; it reports what
-HELLO and USB say and leaves the HELLO unanswered (the next ``qdlpy pull`` re-provokes
-it). ``force=True`` queries it anyway.
+back with SWITCH_MODE(2) makes the next HELLO offer it again (docs/protocol.md#wait_memory_read,
+docs/protocol.md#ending-the-session). What is not safe is a *refusal*: a device that NAKs
+HELLO_RESP(3) or a client command accepts only RESET afterwards (docs/protocol.md#wait_reset), and
+RESET reboots the dump away. So by default ``read_info`` does not enter command mode on a dump
+device; it reports what HELLO and USB say and leaves the HELLO unanswered (the next ``qdlpy pull``
+re-provokes it). ``force=True`` queries it anyway.
 
 A lost HELLO is re-provoked with SWITCH_MODE(2): a device waiting for HELLO_RESP just
 resends HELLO, and one left in WAIT_MEMORY_READ by an earlier run keeps offering its dump
@@ -137,7 +138,7 @@ class _Commands:
 
 class DumpLost(ProtocolError):
     """``--force`` on a dump device that refused command mode: the dump can no longer be
-    pulled (the device now accepts only RESET, §8.1 WAIT_RESET). ``result`` holds what
+    pulled (the device now accepts only RESET, docs/protocol.md#wait_reset). ``result`` holds what
     was learnt before the refusal."""
 
     code = "dump-lost"
@@ -159,14 +160,15 @@ def read_info(transport: str | Transport | None = None, *, serial: str | None = 
     with open_session(transport, serial=serial, usb_path=usb_path, timeout=timeout,
                       hello_timeout=hello_timeout) as client:
         hello = client.wait_hello(Mode.MEMORY_DEBUG)
-        result = InfoResult(client.t.identity(), hello, "queried")
+        result = InfoResult(client.transport.identity(), hello, "queried")
         result.reprovoked = client.reprovoked
         if result.holds_dump and not force:
             result.command_mode = "skipped"
             result.warnings.append(DUMP_SKIPPED)
             return result
         if hello.version < 2:
-            # Command mode appeared in protocol 2.1 (§3.1): do not even ask.
+            # Command mode appeared in protocol 2.1 (docs/protocol.md#minimum-version-per-command):
+            # do not even ask.
             result.command_mode = "unsupported"
             result.warnings.append(f"Sahara version {hello.version} has no command mode")
             return result

@@ -1,20 +1,23 @@
-"""``qdlpy.load``: upload a programmer (and more images) in image-transfer mode (§9).
+"""``qdlpy.load``: upload a programmer (and more images) in image-transfer mode
+(docs/protocol.md#image-transfer).
 
 The device drives: it sends READ_DATA / READ_DATA_64 (image id, offset, length) in
 whatever order its parser needs, the host writes exactly those bytes, the device ends
 each image with END_OF_IMAGE_TX, the host answers DONE and DONE_RESP says whether more
-images follow. The host never parses an image (ELF or MBN alike, §9 "ELF vs MBN"): it
-serves bytes by offset and bounds-checks every request against the file, so a request
-past the end is a clear error naming the image and the range, never padding (edl pads
-with 0xFF, §9) and never a silent short write.
+images follow. The host never parses an image (ELF or MBN alike,
+docs/protocol.md#serving-image-bytes): it serves bytes by offset and bounds-checks every request
+against the file, so a request past the end is a clear error naming the image and the range, never
+padding (edl pads with 0xFF, docs/protocol.md#serving-image-bytes) and never a silent short write.
 
 A DONE_RESP "pending" after the only image is tolerated (the MSM8916-class PBL quirk,
-§9, §16); with several images the host keeps serving until the device says complete.
+docs/protocol.md#image-ids-and-the-pending-quirk); with several images the host keeps serving until
+the device says complete.
 
 Crash-dump devices (HELLO mode 2) are refused: a programmer boots over the dump. A lost
 HELLO is re-provoked with SWITCH_MODE(2), which an EDL device waiting for HELLO_RESP just
 answers with its HELLO (mode 0) and a dump device left mid-session answers with mode 2,
-so a dump is never switched into image transfer by accident (§18.14).
+so a dump is never switched into image transfer by accident
+(docs/protocol.md#re-provoking-a-lost-hello).
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from qdlpy.transport.base import DeviceIdentity, Transport
 
 log = logging.getLogger("qdlpy.load")
 
-PROGRAMMER_ID = 13  # EHOSTDL: the Firehose programmer's image id (sahara-protocol.md §9)
+# EHOSTDL: the Firehose programmer's image id (docs/protocol.md#image-ids-and-the-pending-quirk)
+PROGRAMMER_ID = 13
 MAX_IMAGE_ID = 0xFFFF_FFFF
 
 
@@ -165,8 +169,9 @@ class _Server:
 
     def provide(self, image_id: int, offset: int, length: int) -> Iterator[bytes]:
         """Check the request, then return an iterator over its bytes in pieces of at most
-        MAX_READ_SIZE: a request may be up to 4 GiB (u32 length, §9), so it is never read
-        into memory at once. The checks run before anything is sent."""
+        MAX_READ_SIZE: a request may be up to 4 GiB (u32 length,
+        docs/protocol.md#serving-image-bytes), so it is never read into memory at once. The checks
+        run before anything is sent."""
         rec = self.records.get(image_id)
         if rec is None:
             self.finish("complete")  # the device moved on: the previous image was accepted
@@ -288,6 +293,6 @@ def load(programmer: str | os.PathLike[str] | None,
         if done != "complete":
             log.info("DONE_RESP said pending after the only image: treated as done "
                      "(the MSM8916-class PBL quirk)")
-        return LoadResult(client.t.identity(), hello.version, records, done, seconds,
+        return LoadResult(client.transport.identity(), hello.version, records, done, seconds,
                           client.reprovoked)
 

@@ -2,7 +2,7 @@
 
 No RESET and no SWITCH_MODE at the end: the device stays in WAIT_MEMORY_READ, and the
 next host run (``qdlpy pull``) re-provokes HELLO with SWITCH_MODE(2) and finds the dump
-intact (sahara-protocol.md §8.1, §18.14).
+intact (docs/protocol.md#the-device-state-machine, docs/protocol.md#re-provoking-a-lost-hello).
 """
 
 from __future__ import annotations
@@ -40,4 +40,4 @@ def read_regions(transport: str | Transport | None = None, *, serial: str | None
     with open_session(transport, serial=serial, usb_path=usb_path, timeout=timeout,
                       hello_timeout=hello_timeout) as client:
         table = client.open_memory_debug()
-        return RegionsResult(client.t.identity(), table, client.reprovoked)
+        return RegionsResult(client.transport.identity(), table, client.reprovoked)

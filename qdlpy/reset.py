@@ -1,4 +1,5 @@
-"""``qdlpy.reset``: take a device out of EDL or crash-dump mode with RESET (§8.1, §10.7).
+"""``qdlpy.reset``: take a device out of EDL or crash-dump mode with RESET
+(docs/protocol.md#the-device-state-machine, docs/protocol.md#ending-the-session).
 
 RESET is accepted in every device state and answered with RESET_RESP, then the SoC
 reboots. On a crash-dump device (HELLO mode 2) that discards the dump, so it is refused
@@ -8,13 +9,15 @@ States the host may find the device in:
 
 * a fresh session: the HELLO is read and its mode decides (2 needs ``force``);
 * left mid-session by an earlier run (no HELLO comes): SWITCH_MODE(2) re-provokes one
-  (§18.14); a dump device left in WAIT_MEMORY_READ answers with mode 2 and is protected;
+  (docs/protocol.md#re-provoking-a-lost-hello); a dump device left in WAIT_MEMORY_READ answers with
+  mode 2 and is protected;
 * after an error (WAIT_RESET, e.g. a refused read or client command): the re-provocation
   is answered with END_OF_IMAGE_TX; such a device accepts nothing but RESET, so RESET is
   sent (whatever it held can no longer be read anyway);
 * silent even after re-provocation: RESET is sent blindly only with ``force``.
 
-RESET_STATE_MACHINE (0x13) is not used: no device-side handler is known (§4).
+RESET_STATE_MACHINE (0x13) is not used: no device-side handler is known
+(docs/protocol.md#command-table).
 """
 
 from __future__ import annotations
@@ -92,9 +95,10 @@ def reset_device(transport: str | Transport | None = None, *, serial: str | None
             log.warning("no HELLO: sending RESET blindly (--force)")
             state = "unknown"
         except ProtocolError as exc:
-            # The re-provocation was NAKed: the device sits in WAIT_RESET (§8.1) and takes
-            # nothing but RESET. SaharaClient.wait_hello reports that NAK either as the
-            # DeviceNak itself or as a ProtocolError caused by it.
+            # The re-provocation was NAKed: the device sits in WAIT_RESET
+            # (docs/protocol.md#the-device-state-machine) and takes nothing but RESET.
+            # SaharaClient.wait_hello reports that NAK either as the DeviceNak itself or as a
+            # ProtocolError caused by it.
             nak = exc if isinstance(exc, DeviceNak) else exc.__cause__
             if not isinstance(nak, DeviceNak):
                 raise
@@ -105,5 +109,6 @@ def reset_device(transport: str | Transport | None = None, *, serial: str | None
                 "the device holds a crash dump (memory-debug mode, HELLO mode 2): RESET "
                 "reboots it and the dump would be lost; no RESET was sent")
         client.reset()
-        acknowledged = client.m.state is HostState.CLOSED
-        return ResetResult(client.t.identity(), state, mode, acknowledged, client.reprovoked)
+        acknowledged = client.machine.state is HostState.CLOSED
+        return ResetResult(client.transport.identity(), state, mode, acknowledged,
+                           client.reprovoked)

@@ -2,9 +2,9 @@
 
 Wheels cannot write to /etc, so the rule ships as package data (``qdlpy.udev``) and the
 ``qdlpy udev install`` command copies it into ``/etc/udev/rules.d`` and asks udevd to
-reload and re-apply it (ux-and-style.md §b6). Every filesystem path is taken relative to
-a ``root`` directory so tests install into a temporary tree; the udevadm runner is
-injectable for the same reason.
+reload and re-apply it (docs/protocol.md#linux-access-udev-drivers-and-modemmanager). Every
+filesystem path is taken relative to a ``root`` directory so tests install into a temporary tree;
+the udevadm runner is injectable for the same reason.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from qdlpy.errors import InvalidArgument, OutputError, PermissionDenied
+from qdlpy.atomic_write import write_atomic
+from qdlpy.errors import InvalidArgument, OutputError, PermissionDenied, QdlpyError
 
 __all__ = [
     "RULES_DIR",
@@ -71,7 +71,8 @@ def render(group: str | None = None, template: str | None = None) -> str:
     """The rule text to install; with ``group``, device lines also get GROUP and MODE 0660.
 
     uaccess ACLs only reach the user of a local logind seat, so headless CI runners need
-    group access instead (ux-and-style.md §b6). The mode is 0660, never world-writable.
+    group access instead (docs/protocol.md#linux-access-udev-drivers-and-modemmanager). The mode is
+    0660, never world-writable.
     """
     text = packaged_rules() if template is None else template
     if group is None:
@@ -329,23 +330,18 @@ def _check_group_exists(group: str, root: Path) -> None:
              "plugdev or dialout")
 
 
+def _write_error(exc: OSError, path: Path) -> QdlpyError:
+    if isinstance(exc, PermissionError):
+        return PermissionDenied(f"cannot write {path}: {exc.strerror}",
+                                hint='run `sudo "$(command -v qdlpy)" udev install`')
+    return OutputError(f"cannot write {path}: {exc.strerror or exc}")
+
+
 def _write_atomically(path: Path, content: str) -> None:
-    """Write via a temporary file + rename so udevd never reads a half-written rule."""
+    """Replace the rule file atomically (qdlpy.atomic_write) so udevd never reads half a rule;
+    udev rules are world-readable and root-writable."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".60-qdlpy.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(content)
-            os.chmod(tmp, 0o644)  # udev rules are world-readable, root-writable
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except PermissionError as e:
-        raise PermissionDenied(
-            f"cannot write {path}: {e.strerror}",
-            hint='run `sudo "$(command -v qdlpy)" udev install`',
-        ) from e
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
+    except OSError as exc:
+        raise _write_error(exc, path) from exc
+    write_atomic(path, content.encode("utf-8"), mode=0o644, error=_write_error)

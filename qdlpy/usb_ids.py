@@ -1,8 +1,8 @@
 """Which USB devices speak Sahara: the one rule shared by the usb transport and doctor.
 
 Match VID 05c6 plus a vendor interface (class/subclass 0xff) whose protocol is one qdl
-accepts, never a product-id list (sahara-protocol.md §12.1: EDL PIDs keep multiplying,
-qdl dropped its allowlist); OEM vendors are known by VID:PID. No pyusb import here, so
+accepts, never a product-id list (docs/protocol.md#usb-devices-and-interfaces: EDL PIDs keep
+multiplying, qdl dropped its allowlist); OEM vendors are known by VID:PID. No pyusb import here, so
 doctor works without it.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = ["OEM_IDS", "QUALCOMM_VID", "SAHARA_INTERFACE_PROTOCOLS", "is_sahara_interface"]
 
 QUALCOMM_VID = 0x05C6
-#: OEM VID:PIDs of EDL / memory-debug enumerations (sahara-protocol.md §12.1 table).
+#: OEM VID:PIDs of EDL / memory-debug enumerations (docs/protocol.md#usb-devices-and-interfaces).
 OEM_IDS: frozenset[tuple[int, int]] = frozenset(
     {
         (0x0FCE, 0x9DDE), (0x0FCE, 0xADE3), (0x0FCE, 0xADE5), (0x0FCE, 0xADED),  # Sony
@@ -22,8 +22,9 @@ OEM_IDS: frozenset[tuple[int, int]] = frozenset(
         (0x1BC7, 0x900E),  # Telit crash/QDL
     }
 )
-#: bInterfaceProtocol values of Sahara-capable vendor interfaces (§12.1: qdl's set; 0x10
-#: is what a QCS6490 in crash mode showed, 0x13 came from qdl issue #286).
+#: bInterfaceProtocol values of Sahara-capable vendor interfaces
+#: (docs/protocol.md#usb-devices-and-interfaces: qdl's set; 0x10 is what a QCS6490 in crash mode
+#: showed, 0x13 came from qdl issue #286).
 SAHARA_INTERFACE_PROTOCOLS: frozenset[int] = frozenset({0xFF, 0x10, 0x11, 0x13})
 
 

@@ -1,4 +1,4 @@
-"""The design card's layout must install as one `qdlpy` import tree (ux-and-style.md §d)."""
+"""The top-level folders must install as one `qdlpy` import tree (docs/design.md#packaging)."""
 
 from __future__ import annotations
 

@@ -49,6 +49,9 @@ def command(folder: str, output: str | None, strict: bool, repair: bool, force: 
 
 
 def _human(report: AssembleReport, verbosity: int) -> None:
+    if verbosity < 0:  # -q: only what needs attention
+        print_lines([f"warning: {w}" for w in report.warnings], stderr=True)
+        return
     lines: list[str] = []
     k = report.kernel
     if k is not None and report.output:

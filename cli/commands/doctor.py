@@ -39,7 +39,7 @@ def command(ctx: click.Context, as_json: bool) -> None:
             "findings": [f.to_dict() for f in findings],
         }))
     else:
-        # The report is the command's data: it goes to stdout (ux-and-style.md §c3).
+        # The report is the command's data: it goes to stdout (docs/design.md#output-streams).
         from rich.console import Console
         from rich.markup import escape
 

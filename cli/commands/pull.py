@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.markup import escape
 
 from qdlpy.cli import output as ui
 from qdlpy.cli.options import device_options, json_option, parse_size_option, progress_option
 from qdlpy.cli.progress import human, make_progress
 from qdlpy.dump import PullResult, pull
-from qdlpy.dump.manifest import Manifest
 from qdlpy.errors import QdlpyError
+from qdlpy.formats.manifest import Manifest
 
 SCHEMA = "qdlpy.pull/1"
 
@@ -22,10 +23,15 @@ SCHEMA = "qdlpy.pull/1"
 @click.option("-o", "--output", type=click.Path(file_okay=False), metavar="DIR",
               help="Folder for the dump (default qdlpy-<serial|usb-path|scenario>-<UTC time>).")
 @click.option("-r", "--region", "regions", multiple=True, metavar="GLOB",
-              help="Only regions whose file name or description matches (repeatable).")
-@click.option("-x", "--exclude", multiple=True, metavar="GLOB", help="Skip matching regions.")
+              help="Only regions whose file name or description matches the glob, ignoring "
+                   "case (repeatable; e.g. 'md_K*'). Selecting nothing is an error (exit 2).")
+@click.option("-x", "--exclude", multiple=True, metavar="GLOB",
+              help="Skip regions matching the glob (ignoring case; repeatable).")
 @click.option("--resume", is_flag=True, help="Continue the pull in -o DIR (checks sizes and sha256).")
-@click.option("--force", is_flag=True, help="Add to a non-empty -o DIR (nothing is deleted).")
+@click.option("--force", is_flag=True,
+              help="Pull into a non-empty -o DIR that holds no qdlpy pull: its files are kept "
+                   "and never replaced (a clashing region name gets a ~2 suffix). A folder "
+                   "with a pull's manifest.json is refused: continue it with --resume.")
 @click.option("--after", type=click.Choice(["reset", "none"]), default=None,
               help="After a complete pull: reset the device, or leave it waiting. Default: "
                    "reset once every region is saved; keep waiting when --region/--exclude "
@@ -37,7 +43,9 @@ SCHEMA = "qdlpy.pull/1"
 @click.option("--keep-going", is_flag=True,
               help="Go on past a region that keeps timing out; exit 8 if any failed.")
 @click.option("--elf/--no-elf", default=True, show_default=True,
-              help="Assemble minidump.elf (and full-dump ELFs) after the pull.")
+              help="Assemble minidump.elf (and the small subsystem/firmware ELFs) after a "
+                   "minidump pull. A full dump gets no ELF here (a second copy of all DDR): "
+                   "run `qdlpy assemble DIR` for minidump-fulldump.elf.")
 @click.option("--report/--no-report", "triage", default=True, show_default=True,
               help="Write dmesg.txt and report.json beside minidump.elf (kernel minidumps).")
 @progress_option("bars")
@@ -85,6 +93,10 @@ def _emit_failure(err: QdlpyError) -> None:
 
 def _summary(result: PullResult, st: ui.CliState) -> None:
     c = st.console
+    if st.verbosity < 0:  # -q: warnings only; the folder on stdout is the command's data
+        _warnings(result, c)
+        click.echo(str(result.output_dir))
+        return
     regions = result.regions
     done = [r for r in regions if r.status == "complete"]
     skipped = [r for r in regions if r.status == "skipped"]
@@ -102,18 +114,15 @@ def _summary(result: PullResult, st: ui.CliState) -> None:
         c.print(f"ELF {elf['status']}: {escape(str(why))}")
     for cmd in (elf.get("next_commands") or []) if isinstance(elf, dict) else []:
         c.print(f"  next: {escape(str(cmd))}")
-    _triage_summary(elf.get("triage") if isinstance(elf, dict) else None, st)
-    elf_warnings = elf.get("warnings") if isinstance(elf, dict) else None
-    for w in [*result.manifest.warnings, *(elf_warnings or [])]:
-        c.print(f"[yellow]warning:[/] {escape(str(w))}")
+    _triage_summary(elf.get("triage") if isinstance(elf, dict) else None, c)
+    _warnings(result, c)
     click.echo(str(result.output_dir))
 
 
-def _triage_summary(triage: object, st: ui.CliState) -> None:
+def _triage_summary(triage: object, c: Console) -> None:
     """The panic line and the triage files (qdlpy.triage.pullfiles)."""
     if not isinstance(triage, dict):
         return
-    c = st.console
     if triage.get("status") == "error":
         c.print(f"[yellow]warning:[/] no triage files: {escape(str(triage.get('error')))}")
         return
@@ -125,4 +134,10 @@ def _triage_summary(triage: object, st: ui.CliState) -> None:
     elif triage.get("log"):
         c.print("no panic or oops in the log")
     for w in triage.get("warnings") or []:
+        c.print(f"[yellow]warning:[/] {escape(str(w))}")
+
+
+def _warnings(result: PullResult, c: Console) -> None:
+    elf = result.elf if isinstance(result.elf, dict) else {}
+    for w in [*result.manifest.warnings, *(elf.get("warnings") or [])]:
         c.print(f"[yellow]warning:[/] {escape(str(w))}")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import click
 
-from qdlpy.simulator.scenarios import SCENARIOS, build_model
+from qdlpy.simulator.scenarios import SCENARIO_ARGS, SCENARIOS, build_model
 from qdlpy.simulator.server import SimServer, parse_listen
 
 
 @click.command("simulate")
 @click.option("--scenario", default="kmemdump", show_default=True, metavar="NAME[:ARG][?KNOBS]",
-              help="Device to play: " + ", ".join(SCENARIOS) + ". Knobs: ?size=256M, "
+              help="Device to play: " + ", ".join(
+                  f"{n}:{SCENARIO_ARGS[n].upper()}" if n in SCENARIO_ARGS else n
+                  for n in SCENARIOS)
+                   + " (fulldump:512M is fulldump?size=512M). Knobs: "
                    "?lose_hello=1&fragment=7&eoi_at=ADDR&disconnect_after=N&stall_after=N"
                    "&max_packet=1024&restricted=GLOB")
 @click.option("--fault", "faults", multiple=True, metavar="KEY=VALUE",

@@ -1,4 +1,4 @@
-"""Minidump ELF assembly and inspection (minidump-format.md §8).
+"""Minidump ELF assembly and inspection (docs/formats.md#how-the-kernel-elf-is-assembled).
 
 ``assemble(folder)`` turns a dump folder (``qdlpy pull``, qdl, edl or QPST/PCAT output)
 into ``minidump.elf`` for crash/gdb plus one generic ELF per other region group;

@@ -8,20 +8,21 @@ from collections.abc import Collection
 from pathlib import Path
 
 from qdlpy.errors import InputError, OutputError
+from qdlpy.formats.addresses import ADDRESS_FILES
+from qdlpy.formats.elf import EHDR_SIZE, ELFMAG, PHDR_SIZE, Ehdr, parse_ehdr, parse_phdrs
 
 from .classify import RegionKind
-from .elf import EHDR_SIZE, ELFMAG, PHDR_SIZE, Ehdr, parse_ehdr, parse_phdrs
-from .folder import Entry, scan_folder
+from .folder import Entry, FolderScan, scan_folder
 from .groups import GROUPS, group_of, group_path, plan_group
 from .inspect_elf import inspect_elf
-from .kernel import MAX_HEADER, explain_not_elf, plan_kernel
+from .kernel import NotElfReason, explain_not_elf, plan_kernel
+from .plan import MAX_HEADER, KernelResult
 from .report import AssembleReport, InspectReport, OutputFile, next_commands
-from .sources import DUMP_INFO, LOAD_CMM, MANIFEST
 from .writer import OutputPlan, check_target, write_plan
 
 __all__ = ["assemble", "inspect", "DEFAULT_OUTPUT"]
 
-DEFAULT_OUTPUT = "minidump.elf"  # qdl's name (minidump-format.md §8.5)
+DEFAULT_OUTPUT = "minidump.elf"  # qdl's name (docs/formats.md#output-names)
 
 
 def _output_path(folder: Path, output: str | os.PathLike[str] | None) -> Path:
@@ -35,7 +36,8 @@ def _output_path(folder: Path, output: str | os.PathLike[str] | None) -> Path:
 
 
 def _post_check(plan: OutputPlan) -> None:
-    """The written kernel ELF parses and has the planned size (§8.2 step 8)."""
+    """The written kernel ELF parses and has the planned size
+    (docs/formats.md#checks-after-writing)."""
     try:
         size = plan.path.stat().st_size
         with open(plan.path, "rb") as f:
@@ -70,22 +72,42 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     """
     src = Path(folder)
     scan = scan_folder(src)
+    _require_region_files(scan)
     warnings = list(scan.warnings)
-    if not any(e.path is not None for e in scan.entries):
-        raise InputError(f"{src} holds no region files (*.BIN)",
-                         hint="point qdlpy assemble at the folder `qdlpy pull`, qdl, edl or "
-                         "QPST wrote")
     out = _output_path(src, output)
     report = AssembleReport(str(src), scan.source, None)
-    plans: list[OutputPlan] = []
-
     kernel = plan_kernel(scan, out, strict=strict, repair=repair, warnings=warnings)
-    machine, vmcoreinfo = 0, None
+    if kernel is not None:
+        report.kernel = kernel.info
+    groups = _groups(scan, kernel, warnings)
+    plans = [kernel.plan] if kernel is not None else []
+    plans += _group_plans(groups, kernel, out, skip_groups, report, warnings)
+    if not plans:
+        raise InputError(f"nothing to assemble in {src}: no md_KELF header region and no "
+                         "region with a known address",
+                         hint="add the dump's manifest.json, dump_info.txt or load.cmm")
+    inputs = [e.path for e in scan.entries if e.path is not None]
+    inputs += [src / n for n in ADDRESS_FILES]
+    for plan in plans:  # every target first: a refused one must not leave the others written
+        check_target(plan.path, inputs, folder=src, force=force)
+    for plan in plans:
+        write_plan(plan, inputs)
+        report.outputs.append(OutputFile(str(plan.path), plan.kind, plan.size, plan.regions))
+    if kernel is not None:
+        _post_check(kernel.plan)
+        report.output = str(kernel.plan.path)
+        report.next_commands = next_commands(report.output, kernel.info,
+                                             reassemble=_reassemble(src, out))
+    report.next_commands += _raw_crash_command(groups["fulldump"])
+    report.warnings = warnings
+    return report
+
+
+def _groups(scan: FolderScan, kernel: KernelResult | None,
+            warnings: list[str]) -> dict[str, list[Entry]]:
+    """The entries of each group ELF (kernel-unreferenced: md_K regions no PT_LOAD uses)."""
     groups: dict[str, list[Entry]] = {g: [] for g in GROUPS}
     if kernel is not None:
-        plans.append(kernel.plan)
-        report.kernel = kernel.info
-        machine, vmcoreinfo = kernel.info.e_machine, kernel.vmcoreinfo
         groups["kernel-unreferenced"] = list(kernel.unreferenced)
     else:
         orphans = [e for e in scan.entries if e.cls.kind is RegionKind.KERNEL]
@@ -97,6 +119,17 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
         g = group_of(e)
         if g is not None:
             groups[g].append(e)
+    return groups
+
+
+def _group_plans(groups: dict[str, list[Entry]], kernel: KernelResult | None, out: Path,
+                 skip_groups: Collection[str], report: AssembleReport,
+                 warnings: list[str]) -> list[OutputPlan]:
+    """One plan per non-empty group not skipped; kernel-like groups carry the kernel's
+    e_machine and VMCOREINFO so crash can read them."""
+    machine = kernel.info.e_machine if kernel is not None else 0
+    vmcoreinfo = kernel.vmcoreinfo if kernel is not None else None
+    plans = []
     for g in GROUPS:
         if not groups[g] or g in skip_groups:
             continue
@@ -106,33 +139,24 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
                           vmcoreinfo=vmcoreinfo if kernel_like else None, warnings=warnings)
         if plan is not None:
             plans.append(plan)
-    if not plans:
-        raise InputError(f"nothing to assemble in {src}: no md_KELF header region and no "
-                         "region with a known address",
-                         hint="add the dump's manifest.json, dump_info.txt or load.cmm")
+    return plans
 
-    inputs = [e.path for e in scan.entries if e.path is not None]
-    inputs += [src / n for n in (MANIFEST, DUMP_INFO, LOAD_CMM)]
-    for plan in plans:  # every target first: a refused one must not leave the others written
-        check_target(plan.path, inputs, folder=src, force=force)
-    for plan in plans:
-        write_plan(plan, inputs)
-        report.outputs.append(OutputFile(str(plan.path), plan.kind, plan.size, plan.regions))
-    if kernel is not None:
-        _post_check(kernel.plan)
-        report.output = str(kernel.plan.path)
-        again = ["qdlpy", "assemble", str(src), "--repair"]
-        if out != src / DEFAULT_OUTPUT:
-            again += ["-o", str(out)]
-        report.next_commands = next_commands(report.output, kernel.info,
-                                             reassemble=shlex.join(again))
-    raw = [e for e in groups["fulldump"] if e.base is not None and e.path is not None and e.size]
-    if raw:
-        # crash reads raw physical-memory files directly (minidump-format.md §6.1).
-        files = ",".join(shlex.quote(f"{e.path}@0x{e.base:x}") for e in raw)
-        report.next_commands.append(f"crash vmlinux {files}")
-    report.warnings = warnings
-    return report
+
+def _reassemble(src: Path, out: Path) -> str:
+    """The ``qdlpy assemble ... --repair`` command line for this folder and output."""
+    again = ["qdlpy", "assemble", str(src), "--repair"]
+    if out != src / DEFAULT_OUTPUT:
+        again += ["-o", str(out)]
+    return shlex.join(again)
+
+
+def _raw_crash_command(fulldump: list[Entry]) -> list[str]:
+    """crash reads raw physical-memory files directly (docs/formats.md#crash)."""
+    raw = [e for e in fulldump if e.base is not None and e.path is not None and e.size]
+    if not raw:
+        return []
+    files = ",".join(shlex.quote(f"{e.path}@0x{e.base:x}") for e in raw)
+    return [f"crash vmlinux {files}"]
 
 
 def _name_loads_from_folder(rep: InspectReport, folder: Path) -> None:
@@ -161,39 +185,52 @@ _INSPECT_HINT = ("point it at a minidump ELF (minidump.elf, a md_KELF*.BIN regio
 def inspect(path: str | os.PathLike[str]) -> InspectReport:
     """What an ELF or a dump folder holds, without running crash: the PT_LOAD -> region
     map, vmcoreinfo keys, what is missing."""
-    try:
-        return _inspect(Path(path))
-    except InputError as exc:
-        if exc.hint == InputError.default_hint:  # "run qdlpy inspect" would be circular here
-            exc.hint = _INSPECT_HINT
-        raise
-
-
-def _inspect(p: Path) -> InspectReport:
+    p = Path(path)
     if p.is_file():
-        rep = inspect_elf(p)
+        rep = inspect_elf(p, hint=_INSPECT_HINT)  # not "run qdlpy inspect": that is us
         _name_loads_from_folder(rep, p.parent)
         return rep
-    if not p.is_dir():
-        if p.exists():
-            raise InputError(f"{p} is not a regular file or directory (a FIFO or device?)",
-                             hint=_INSPECT_HINT)
-        raise InputError(f"{p} does not exist", hint="check the path")
-    scan = scan_folder(p)
-    rep = InspectReport(str(p), "folder", address_source=scan.source,
-                        entries=[e.to_dict() for e in scan.entries], warnings=list(scan.warnings))
+    if p.is_dir():
+        return _inspect_folder(p)
+    if p.exists():
+        raise InputError(f"{p} is not a regular file or directory (a FIFO or device?)",
+                         hint=_INSPECT_HINT)
+    raise InputError(f"{p} does not exist", hint="check the path")
+
+
+def _unusable_header(scan: FolderScan, rep: InspectReport) -> bool:
+    """A kernel header region that is no ELF (encrypted, zeroed...): say why, True."""
     headers = [e for e in scan.entries if e.cls.kind is RegionKind.KERNEL
                and (e.cls.kelf or e.cls.downstream_header) and e.path is not None]
     for h in headers[:1]:
+        assert h.path is not None
         try:
-            with open(h.path, "rb") as f:  # type: ignore[arg-type]
+            with open(h.path, "rb") as f:
                 head = f.read(4096)
         except OSError:
             continue
         if head[:4] != ELFMAG:
-            rep.encrypted = "encrypted" in explain_not_elf(head, h.label)
-            rep.warnings.append(explain_not_elf(head, h.label))
-            return rep
+            why = explain_not_elf(head, h.label)
+            rep.encrypted = why.reason is NotElfReason.ENCRYPTED
+            rep.warnings.append(why.message)
+            return True
+    return False
+
+
+def _require_region_files(scan: FolderScan) -> None:
+    """assemble and inspect agree: a folder without a single region file is not a dump."""
+    if not any(e.path is not None for e in scan.entries):
+        raise InputError(f"{scan.folder} holds no region files (*.BIN)",
+                         hint="point qdlpy at the folder `qdlpy pull`, qdl, edl or QPST wrote")
+
+
+def _inspect_folder(p: Path) -> InspectReport:
+    scan = scan_folder(p)
+    _require_region_files(scan)
+    rep = InspectReport(str(p), "folder", address_source=scan.source,
+                        entries=[e.to_dict() for e in scan.entries], warnings=list(scan.warnings))
+    if _unusable_header(scan, rep):
+        return rep
     try:
         kr = plan_kernel(scan, p / DEFAULT_OUTPUT, strict=False, repair=False,
                          warnings=rep.warnings)

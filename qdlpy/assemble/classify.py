@@ -1,12 +1,13 @@
 """Classify a dump entry by its name, tolerating tools that changed the file-name case.
 
-Rules (minidump-format.md §7.3, §8.2 step 1): ``md_K...`` = kernel (``md_KELF<n>`` is the
-kmemdump/meminspect header, ``md_KELF_HEADER``/``md_KELF_HDR`` the downstream one, a Gunyah
-VMID may precede the K, §3.6); ``MD_...`` = firmware item; other ``md_...`` = another
-subsystem; ``load.cmm`` = script; anything else = full-dump region. Unlike
-:func:`qdlpy.protocols.naming.parse_region_name` this accepts ``MD_KELF1.BIN`` and
-``md_kelf1.bin`` (edl and Windows tools are known to change case); firmware items never
-start with K, so an upper-cased kernel name is still recognised.
+Rules (docs/formats.md#telling-full-dumps-and-minidumps-apart,
+docs/formats.md#classifying-regions-by-name): ``md_K...`` = kernel (``md_KELF<n>`` is the
+kmemdump/meminspect header, ``md_KELF_HEADER``/``md_KELF_HDR`` the downstream one, a Gunyah VMID may
+precede the K, docs/formats.md#gunyah-guest-vms); ``MD_...`` = firmware item; other ``md_...`` =
+another subsystem; ``load.cmm`` = script; anything else = full-dump region. Unlike
+:func:`qdlpy.protocols.naming.parse_region_name` this accepts ``MD_KELF1.BIN`` and ``md_kelf1.bin``
+(edl and Windows tools are known to change case); firmware items never start with K, so an
+upper-cased kernel name is still recognised.
 """
 
 from __future__ import annotations

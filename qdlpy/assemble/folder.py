@@ -1,37 +1,27 @@
 """Read a dump folder into entries: file, name class, address and length.
 
-Address sources, best first: ``manifest.json`` (qdlpy pull), ``dump_info.txt`` (QPST/PCAT),
-``load.cmm`` (the firmware's T32 script), else nothing: only the ``*.BIN`` files, which the
-kernel assembler maps with the id-order + size heuristic (minidump-format.md §8.6).
+Addresses come from the folder's address file (:mod:`qdlpy.formats.addresses` decides which
+one), else nothing: only the ``*.BIN`` files, which the kernel assembler maps with the
+id-order + size heuristic (docs/formats.md#the-id-order-heuristic).
 File names are matched case-insensitively, in the folder and in its ``regions/`` subfolder.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 from pathlib import Path
 
 from qdlpy.errors import InputError
+from qdlpy.formats.addresses import read_address_file
+from qdlpy.formats.entries import SourceEntry
 
 from .classify import Classified, RegionKind, classify
-from .sources import (
-    DUMP_INFO,
-    LOAD_CMM,
-    MANIFEST,
-    SourceEntry,
-    parse_dump_info,
-    parse_load_cmm,
-    read_manifest,
-    read_text,
-)
 
 __all__ = ["Entry", "FolderScan", "scan_folder", "HEURISTIC"]
 
-log = logging.getLogger(__name__)
-
-HEURISTIC = "heuristic"  # no address file: id order + size check (§8.6)
+# no address file: id order + size check (docs/formats.md#the-id-order-heuristic)
+HEURISTIC = "heuristic"
 # qdlpy pull's own files and leftovers: never region files, even when named *.bin.
 _NOT_REGIONS = ("table.bin", "qdlpy.log")
 _NOT_REGION_SUFFIXES = (".part", ".tmp")
@@ -127,8 +117,8 @@ def _entries(folder: Path, rows: list[SourceEntry], index: dict[str, Path]) -> l
             continue
         path = _resolve(folder, r.filename, index)
         # load.cmm has no lengths (None): the file's size decides (Entry.wanted).
-        out.append(Entry(i, r.filename, r.description, r.base, r.length, path, _size(path), r.status,
-                         r.save_pref, cls))
+        out.append(Entry(i, r.filename, r.description, r.base, r.length, path, _size(path),
+                         r.status, r.save_pref, cls))
     return out
 
 
@@ -139,31 +129,17 @@ def scan_folder(folder: Path) -> FolderScan:
                          hint="give the dump folder `qdlpy pull`, qdl, edl or QPST wrote")
     index = _index(folder)
     warnings: list[str] = []
-    for source, name in (("manifest", MANIFEST), ("dump_info", DUMP_INFO), ("load.cmm", LOAD_CMM)):
-        path = index.get(name)
-        if path is None:
-            continue
-        try:
-            if source == "manifest":
-                rows = read_manifest(path, warnings)
-            elif source == "dump_info":
-                rows = parse_dump_info(read_text(path), warnings, name=path.name)
-            else:
-                rows = parse_load_cmm(read_text(path), warnings, name=path.name)
-        except InputError as exc:
-            warnings.append(f"{path.name} ignored: {exc.message}")
-            continue
-        if not rows:
-            warnings.append(f"{path.name} lists no regions; ignored")
-            continue
-        entries = _entries(folder, rows, index)
+    found = read_address_file(index.get, warnings)
+    if found is not None:
+        entries = _entries(folder, found.entries, index)
         listed = {e.path for e in entries if e.path is not None}
         stray = sorted(p.name for k, p in index.items()
                        if k.endswith(".bin") and k.startswith("md_") and p not in listed)
         if stray:
-            warnings.append(f"{path.name} does not list {len(stray)} md_ file(s) present in the "
-                            f"folder: {', '.join(stray[:8])}{' ...' if len(stray) > 8 else ''}")
-        return FolderScan(folder, source, entries, warnings)
+            warnings.append(f"{found.path.name} does not list {len(stray)} md_ file(s) present "
+                            f"in the folder: {', '.join(stray[:8])}"
+                            f"{' ...' if len(stray) > 8 else ''}")
+        return FolderScan(folder, found.source, entries, warnings)
     # No address file: every *.BIN file, addresses unknown (not qdlpy's table.bin, not hidden
     # or partial files).
     rows = [SourceEntry(filename=p.name, description="", base=None, length=None)

@@ -1,4 +1,4 @@
-"""One generic ELF per group of non-kernel regions (minidump-format.md §4.3, §8.4).
+"""One generic ELF per group of non-kernel regions (docs/formats.md#group-elfs).
 
 Groups: ``subsystems`` (other ``md_`` regions: modem, ADSP...), ``firmware`` (XBL's ``MD_``
 items), ``fulldump`` (DDRCS*, OCIMEM...), ``kernel-unreferenced`` (``md_K`` regions no PT_LOAD
@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .classify import RegionKind
-from .elf import (
+from qdlpy.formats.elf import (
     EHDR_SIZE,
     PF_R,
     PF_W,
@@ -30,6 +29,8 @@ from .elf import (
     build_phdr,
     build_shdr,
 )
+
+from .classify import RegionKind
 from .folder import Entry
 from .writer import OutputPlan, Piece
 

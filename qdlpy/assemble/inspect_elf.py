@@ -13,29 +13,33 @@ import struct
 from pathlib import Path
 
 from qdlpy.errors import InputError
-
-from .elf import (
+from qdlpy.formats.coreimage import VMCOREINFO_NOTE_NAME
+from qdlpy.formats.elf import (
     EHDR_SIZE,
+    ET_CORE,
     PHDR_SIZE,
     PT_LOAD,
     PT_NOTE,
     SHDR_SIZE,
     SHT_PROGBITS,
     SHT_STRTAB,
+    Ehdr,
     Note,
+    Phdr,
+    Shdr,
     parse_ehdr,
     parse_phdrs,
     parse_shdrs,
     section_name,
     walk_notes,
 )
+
 from .report import InspectReport, KernelInfo, Placement
 from .vmcoreinfo import kernel_facts, parse_vmcoreinfo
 
 __all__ = ["inspect_elf"]
 
 _MAX_NOTES = 16 * 1024 * 1024
-_VMCOREINFO_HEADER_NAME = b"VMCOREINFO\0\0"
 _MAX_TABLES = 64 * 1024 * 1024
 _BANNER = re.compile(rb"Linux version (\S+)")
 
@@ -57,40 +61,63 @@ def _pread(fd: int, offset: int, n: int, size: int) -> bytes:
 
 def _stranded_vmcoreinfo(blob: bytes) -> bytes | None:
     """The VMCOREINFO descriptor of a kmemdump note segment whose CORE notes are corrupt:
-    the note header sits right before the descriptor, which ends the segment (§2.4)."""
-    at = blob.rfind(_VMCOREINFO_HEADER_NAME)
+    the note header sits right before the descriptor, which ends the segment
+    (docs/formats.md#the-note-segment)."""
+    at = blob.rfind(VMCOREINFO_NOTE_NAME)
     while at >= 12:
         namesz, descsz, ntype = struct.unpack_from("<3I", blob, at - 12)
         if namesz == 11 and ntype == 0 and at + 12 + descsz == len(blob):
             return blob[at + 12 :]
-        at = blob.rfind(_VMCOREINFO_HEADER_NAME, 0, at)
+        at = blob.rfind(VMCOREINFO_NOTE_NAME, 0, at)
     return None
 
 
-def inspect_elf(path: Path) -> InspectReport:
+def inspect_elf(path: Path, *, hint: str | None = None) -> InspectReport:
+    """The report for one ELF file. ``hint``: the hint of the InputError raised when the
+    file is not a readable ELF core (None: the default)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        return _inspect(fd, path)
-    except (OSError, OverflowError) as exc:
-        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
-    finally:
-        os.close(fd)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        try:
+            return _inspect(fd, path)
+        except (OSError, OverflowError) as exc:
+            raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
+                             ) from exc
+        finally:
+            os.close(fd)
+    except InputError as exc:
+        if hint is not None:
+            exc.hint = hint
+        raise
 
 
-def _inspect(fd: int, path: Path) -> InspectReport:
-    size = os.fstat(fd).st_size
-    head = _pread(fd, 0, EHDR_SIZE, size)
-    eh = parse_ehdr(head, str(path))
+# e_type values a user may hand us by mistake (gABI): said by name in the error.
+_ET_NAMES = {0: "with no type", 1: "relocatable object", 2: "executable",
+             3: "shared object or position-independent executable"}
+
+
+@dataclasses.dataclass
+class _Tables:
+    eh: Ehdr
+    phdrs: list[Phdr]
+    shdrs: list[Shdr]
+
+
+def _tables(fd: int, size: int, path: Path, rep: InspectReport) -> _Tables:
+    """File, program and section headers; a broken section table is reported, not fatal
+    (section headers are optional in a core file)."""
+    eh = parse_ehdr(_pread(fd, 0, EHDR_SIZE, size), str(path))
+    if eh.type != ET_CORE:
+        kind = _ET_NAMES.get(eh.type, f"of type {eh.type}")
+        raise InputError(f"{path} is an ELF {kind}, not a core file (e_type {eh.type}, a core "
+                         f"is {ET_CORE}): there is no dumped memory in it")
     need = eh.phoff + eh.phnum * PHDR_SIZE if eh.phnum else EHDR_SIZE
     if need > _MAX_TABLES:
         raise InputError(f"{path}: header tables end at {need}; not a plausible core file")
     phdrs = parse_phdrs(_pread(fd, 0, need, size), eh, str(path))
-    rep = InspectReport(str(path), "elf", file_size=size)
-    # Section headers are optional in a core file: a broken table is reported, not fatal.
-    shdrs = []
+    shdrs: list[Shdr] = []
     if eh.shnum:
         send = eh.shoff + eh.shnum * SHDR_SIZE
         try:
@@ -99,32 +126,48 @@ def _inspect(fd: int, path: Path) -> InspectReport:
             shdrs = parse_shdrs(_pread(fd, 0, send, size), eh, str(path))
         except InputError as exc:
             rep.warnings.append(f"section headers ignored: {exc.message}")
+    return _Tables(eh, phdrs, shdrs)
 
-    # Section names by file offset (downstream headers and qdlpy's group ELFs carry them).
+
+def _section_names(fd: int, size: int, t: _Tables) -> dict[int, str]:
+    """Section names by file offset (downstream headers and qdlpy's group ELFs carry them)."""
     names: dict[int, str] = {}
-    if shdrs and 0 < eh.shstrndx < len(shdrs) and shdrs[eh.shstrndx].type == SHT_STRTAB:
-        st = shdrs[eh.shstrndx]
-        blob = _pread(fd, st.offset, min(st.size, _MAX_NOTES), size)
-        local = dataclasses.replace(st, offset=0, size=len(blob))
-        for sh in shdrs:
-            if sh.type == SHT_PROGBITS:
-                names.setdefault(sh.offset, section_name(blob, local, sh.name))
+    if not t.shdrs or not 0 < t.eh.shstrndx < len(t.shdrs):
+        return names
+    st = t.shdrs[t.eh.shstrndx]
+    if st.type != SHT_STRTAB:
+        return names
+    blob = _pread(fd, st.offset, min(st.size, _MAX_NOTES), size)
+    local = dataclasses.replace(st, offset=0, size=len(blob))
+    for sh in t.shdrs:
+        if sh.type == SHT_PROGBITS:
+            names.setdefault(sh.offset, section_name(blob, local, sh.name))
+    return names
 
-    has_note = bool(phdrs) and phdrs[0].type == PT_NOTE
-    blob = b""
-    notes: list[Note] = []
-    if has_note:
-        note = phdrs[0]
-        blob = _pread(fd, note.offset, min(note.filesz, _MAX_NOTES), size)
-        notes = walk_notes(blob + bytes(-len(blob) % 4), 0, len(blob))
-        rep.notes = [f"{n.name.decode('ascii', errors='replace')}/{n.type}" for n in notes]
-    stranded = None if any(n.name == b"VMCOREINFO" for n in notes) else _stranded_vmcoreinfo(blob)
-    # kmemdump: PT_NOTE first, no sections, and its CORE/VMCOREINFO notes (readable or not);
-    # any other core with a PT_NOTE is just "generic".
-    kmem = has_note and not shdrs and (stranded is not None or any(
-        n.name in (b"CORE", b"VMCOREINFO") for n in notes))
-    style = "kmemdump" if kmem else "generic" if has_note else "downstream"
-    info = KernelInfo(style, path.name, eh.machine, eh.machine_name)
+
+def _note_segment(fd: int, size: int, phdrs: list[Phdr]) -> tuple[bytes, list[Note]]:
+    """The first program header's notes, when it is a PT_NOTE."""
+    if not phdrs or phdrs[0].type != PT_NOTE:
+        return b"", []
+    note = phdrs[0]
+    blob = _pread(fd, note.offset, min(note.filesz, _MAX_NOTES), size)
+    return blob, walk_notes(blob + bytes(-len(blob) % 4), 0, len(blob))
+
+
+def _style(phdrs: list[Phdr], shdrs: list[Shdr], notes: list[Note],
+           stranded: bytes | None) -> str:
+    """kmemdump: PT_NOTE first, no sections, and its CORE/VMCOREINFO notes (readable or
+    not); any other core with a PT_NOTE is just "generic"."""
+    if not phdrs or phdrs[0].type != PT_NOTE:
+        return "downstream"
+    if not shdrs and (stranded is not None or any(
+            n.name in (b"CORE", b"VMCOREINFO") for n in notes)):
+        return "kmemdump"
+    return "generic"
+
+
+def _vmcoreinfo(info: KernelInfo, rep: InspectReport, blob: bytes, notes: list[Note],
+                stranded: bytes | None) -> None:
     for n in notes:
         if n.name == b"VMCOREINFO":
             desc = blob[n.desc_offset : n.desc_offset + n.descsz]
@@ -140,18 +183,26 @@ def _inspect(fd: int, path: Path) -> InspectReport:
         rep.warnings.append("the CORE notes before VMCOREINFO are corrupt: crash and readelf "
                             "cannot reach vmcoreinfo (shown here from its fixed place); "
                             "re-assemble the dump folder with `qdlpy assemble DIR --repair`")
-    elif style == "kmemdump" and "VMCOREINFO/0" not in rep.notes:
+    elif info.style == "kmemdump" and "VMCOREINFO/0" not in rep.notes:
         info.vmcoreinfo_status = "missing"
         rep.warnings.append("no VMCOREINFO note: crash works only with --minimal and "
                             "cannot detect KASLR")
     info.osrelease, info.kerneloffset, info.page_size = kernel_facts(info.vmcoreinfo)
-    if info.osrelease is None:  # downstream headers carry linux_banner instead of VMCOREINFO
-        banner = next((sh for sh in shdrs if sh.type == SHT_PROGBITS
-                       and names.get(sh.offset) == "linux_banner"), None)
-        if banner is not None:
-            hit = _BANNER.search(_pread(fd, banner.offset, min(banner.size, 1024), size))
-            info.osrelease = hit.group(1).decode("ascii", errors="replace") if hit else None
 
+
+def _banner_release(fd: int, size: int, t: _Tables, names: dict[int, str]) -> str | None:
+    """The release in a linux_banner section (downstream headers carry it, not VMCOREINFO)."""
+    banner = next((sh for sh in t.shdrs if sh.type == SHT_PROGBITS
+                   and names.get(sh.offset) == "linux_banner"), None)
+    if banner is None:
+        return None
+    hit = _BANNER.search(_pread(fd, banner.offset, min(banner.size, 1024), size))
+    return hit.group(1).decode("ascii", errors="replace") if hit else None
+
+
+def _placements(info: KernelInfo, phdrs: list[Phdr], names: dict[int, str],
+                size: int) -> int:
+    """One placement per PT_LOAD; returns the size the PT_LOADs need."""
     expected = 0
     for i, ph in enumerate(phdrs):
         if ph.type != PT_LOAD:
@@ -167,14 +218,32 @@ def _inspect(fd: int, path: Path) -> InspectReport:
             status, detail = "partial", f"last {ph.memsz - ph.filesz} bytes read as zeros"
         info.placements.append(Placement(i, names.get(ph.offset), ph.paddr, ph.vaddr,
                                          ph.offset, ph.filesz, ph.memsz, status, detail))
-    rep.expected_size = expected
-    missing = [p for p in info.placements if p.status == "missing"]
-    if missing:
-        rep.warnings.append(f"{len(missing)} PT_LOAD(s) have no bytes (missing regions)")
+    return expected
+
+
+def _size_warnings(rep: InspectReport, info: KernelInfo, size: int, expected: int) -> None:
+    if info.missing:
+        rep.warnings.append(f"{len(info.missing)} PT_LOAD(s) have no bytes (missing regions)")
     if size < expected:
         rep.warnings.append(f"the file is {size} bytes, its PT_LOADs need {expected}: truncated "
                             "(crash needs --zero_excluded)")
-    elif expected and size > expected and style != "downstream":
+    elif expected and size > expected and info.style != "downstream":
         rep.warnings.append(f"{size - expected} bytes after the last PT_LOAD")
+
+
+def _inspect(fd: int, path: Path) -> InspectReport:
+    size = os.fstat(fd).st_size
+    rep = InspectReport(str(path), "elf", file_size=size)
+    t = _tables(fd, size, path, rep)
+    names = _section_names(fd, size, t)
+    blob, notes = _note_segment(fd, size, t.phdrs)
+    rep.notes = [f"{n.name.decode('ascii', errors='replace')}/{n.type}" for n in notes]
+    stranded = None if any(n.name == b"VMCOREINFO" for n in notes) else _stranded_vmcoreinfo(blob)
+    info = KernelInfo(_style(t.phdrs, t.shdrs, notes, stranded), path.name, t.eh.machine,
+                      t.eh.machine_name)
+    _vmcoreinfo(info, rep, blob, notes, stranded)
+    info.osrelease = info.osrelease or _banner_release(fd, size, t, names)
+    rep.expected_size = _placements(info, t.phdrs, names, size)
+    _size_warnings(rep, info, size, rep.expected_size)
     rep.kernel = info
     return rep

@@ -86,25 +86,36 @@ class KernelInfo:
 
 
 def next_commands(elf: str, kernel: KernelInfo, *, reassemble: str | None = None) -> list[str]:
-    """The commands to run next on a kernel ELF (minidump-format.md §6.1, §6.2).
+    """The commands to run next on a kernel ELF (docs/formats.md#crash, docs/formats.md#gdb).
 
     ``reassemble``: the ``qdlpy assemble ... --repair`` command line, put first when the
-    CORE notes were left corrupt (crash would find no vmcoreinfo in this ELF)."""
-    q = shlex.quote(elf)
+    CORE notes were left corrupt (crash would find no vmcoreinfo in this ELF).
+
+    crash reads only the cores of the target it was built for, and an x86 distribution's
+    crash is an x86_64-target build (on an arm64 dump ``crash --osrelease`` prints
+    "unknown"). So an arm64 dump gets the tools that read it anywhere first (``qdlpy
+    report``, gdb-multiarch, drgn), then a comment line saying which crash reads it, then
+    the crash command lines."""
+    quoted = shlex.quote(elf)
     if reassemble and kernel.vmcoreinfo_status.startswith("unreachable"):
         return [reassemble, *next_commands(elf, kernel)]
     if kernel.style != "kmemdump":
-        return [f"readelf -S -l {q}",
-                f"python3 ramparse.py --minidump --vmlinux vmlinux --auto-dump {q}  # LRDP"]
-    arm64 = kernel.e_machine == 183
+        return [f"readelf -S -l {quoted}",
+                f"python3 ramparse.py --minidump --vmlinux vmlinux --auto-dump {quoted}  # LRDP"]
+    arm64 = kernel.e_machine == 183  # EM_AARCH64
     gdb = "gdb-multiarch" if arm64 else "gdb"
-    cmds = [f"crash --osrelease {q}", f"crash --minimal vmlinux {q}",
-            f"crash --no_modules --no_panic --no_kmem_cache --zero_excluded vmlinux {q}"]
     if kernel.kerneloffset:
-        cmds.append(f"{gdb} -nx -ex 'symbol-file -o 0x{kernel.kerneloffset:x} vmlinux' -c {q}")
+        gdb_line = f"{gdb} -nx -ex 'symbol-file -o 0x{kernel.kerneloffset:x} vmlinux' -c {quoted}"
     else:
-        cmds.append(f"{gdb} -nx vmlinux {q}")
-    return cmds
+        gdb_line = f"{gdb} -nx vmlinux {quoted}"
+    crash = [f"crash --minimal vmlinux {quoted}",
+             f"crash --no_modules --no_panic --no_kmem_cache --zero_excluded vmlinux {quoted}"]
+    if not arm64:
+        return [f"crash --osrelease {quoted}", *crash, gdb_line]
+    crash_note = ("# crash needs an ARM64-target build here (x86_64 ones print \"unknown\"): "
+                  "Debian's crash:arm64 under qemu-aarch64-static -L /, or make target=ARM64")
+    return [f"qdlpy report {quoted}", gdb_line, f"drgn -c {quoted} -s vmlinux", crash_note,
+            *crash]
 
 
 @dataclasses.dataclass

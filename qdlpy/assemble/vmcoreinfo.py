@@ -1,4 +1,5 @@
-"""The vmcoreinfo descriptor: ``KEY=value`` lines, NUL padded (minidump-format.md §2.6)."""
+"""The vmcoreinfo descriptor: ``KEY=value`` lines, NUL padded
+(docs/formats.md#the-vmcoreinfo-region)."""
 
 from __future__ import annotations
 

@@ -2,11 +2,12 @@
 
 Every piece goes to its own offset (``pwrite`` / ``copy_file_range`` with an explicit
 destination offset), never appended, so a missing or short region cannot shift the next
-one (the qdl bug described in minidump-format.md §6.3). Bytes no piece covers stay zero:
+one (the qdl bug described in docs/formats.md#where-qdl-differs). Bytes no piece covers stay zero:
 the file is created empty and extended with ``ftruncate``, so gaps are sparse holes.
 Region bytes move kernel-side (``os.copy_file_range``, else ``os.sendfile``, else
-``pread``/``pwrite``). The result is written to a temporary file in the target directory
-and renamed into place, so a failure never leaves a half-written ELF under the real name.
+``pread``/``pwrite``). The result goes through :func:`qdlpy.atomic_write.atomic_file`
+(temporary file in the target folder, fsync, rename, folder fsync), so a failure never
+leaves a half-written ELF under the real name.
 
 What may be replaced (``check_target``): an existing ELF core (a previous qdlpy output, so
 re-running assemble on a folder works); anything else only with ``force``; never an input
@@ -18,18 +19,16 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
-import tempfile
 from pathlib import Path
 
-from qdlpy.errors import InputError, NoSpace, OutputError
-
-from .sources import DUMP_INFO, LOAD_CMM, MANIFEST
+from qdlpy.atomic_write import atomic_file, output_error
+from qdlpy.errors import InputError, OutputError
+from qdlpy.formats.addresses import ADDRESS_FILES
 
 __all__ = ["Piece", "OutputPlan", "write_plan", "check_target"]
 
 _CHUNK = 8 * 1024 * 1024
 _ET_CORE = 4
-_ADDRESS_FILES = (MANIFEST, DUMP_INFO, LOAD_CMM)
 
 
 @dataclasses.dataclass
@@ -107,7 +106,7 @@ def check_target(target: Path, inputs: list[Path], *, folder: Path | None = None
     for p in inputs:
         try:
             if p.exists() and os.path.samefile(p, target):
-                what = ("the dump's input address file" if p.name.lower() in _ADDRESS_FILES
+                what = ("the dump's input address file" if p.name.lower() in ADDRESS_FILES
                         else "one of the input region files")
                 raise OutputError(f"{target} is {what}; refusing to overwrite it",
                                   hint="choose another -o FILE")
@@ -125,18 +124,23 @@ def check_target(target: Path, inputs: list[Path], *, folder: Path | None = None
                           hint="choose another -o FILE, or add --force to replace it")
 
 
-def _file_mode() -> int:
-    """0o666 minus the umask, like any file the user creates (mkstemp makes 0600)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)  # no /proc: read it the only portable way, and put it back
-    os.umask(mask)
-    return 0o666 & ~mask
+def _write_pieces(fd: int, plan: OutputPlan) -> None:
+    for piece in plan.pieces:
+        if piece.length <= 0:
+            continue
+        if piece.data is not None:
+            os.pwrite(fd, piece.data[: piece.length], piece.offset)
+            continue
+        assert piece.path is not None
+        try:
+            src = os.open(piece.path, os.O_RDONLY)
+        except OSError as exc:
+            raise InputError(f"cannot read {piece.path}: {exc.strerror or exc}") from exc
+        try:
+            _copy_range(src, fd, piece.length, piece.src_offset, piece.offset)
+        finally:
+            os.close(src)
+    os.ftruncate(fd, plan.size)
 
 
 def write_plan(plan: OutputPlan, inputs: list[Path]) -> None:
@@ -144,46 +148,9 @@ def write_plan(plan: OutputPlan, inputs: list[Path]) -> None:
     ``check_target`` on every output first, so nothing is written when one is refused)."""
     target = plan.path
     check_target(target, inputs, force=True)
-    directory = target.parent if str(target.parent) else Path(".")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(target) as fd:
+            _write_pieces(fd, plan)
     except OSError as exc:
-        raise OutputError(f"cannot create {target}: {exc.strerror or exc}") from exc
-    try:
-        try:
-            os.fchmod(fd, _file_mode())  # mkstemp's 0600 ignores the user's umask
-            for piece in plan.pieces:
-                if piece.length <= 0:
-                    continue
-                if piece.data is not None:
-                    os.pwrite(fd, piece.data[: piece.length], piece.offset)
-                    continue
-                assert piece.path is not None
-                try:
-                    src = os.open(piece.path, os.O_RDONLY)
-                except OSError as exc:
-                    raise InputError(f"cannot read {piece.path}: {exc.strerror or exc}") from exc
-                try:
-                    _copy_range(src, fd, piece.length, piece.src_offset, piece.offset)
-                finally:
-                    os.close(src)
-            os.ftruncate(fd, plan.size)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except OSError as exc:
-        _unlink(tmp)
-        if exc.errno == errno.ENOSPC:
-            raise NoSpace(f"no space left writing {target}") from exc
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+        raise output_error(exc, target) from exc

@@ -6,8 +6,8 @@ already saved and never reset the device (that would lose the dump):
 
 * END_OF_IMAGE_TX instead of data: the region is marked failed with the decoded status;
   the device now accepts only RESET, so the pull stops (exit 6) and says so.
-* a transfer timeout: drain, retry the same bytes in smaller requests (§10.6), a bounded
-  number of times.
+* a transfer timeout: drain, retry the same bytes in smaller requests
+  (docs/protocol.md#how-pull-recovers), a bounded number of times.
 * a disconnect: wait for the device (``timeout``), handshake again (the table must be the
   same), continue from the last complete chunk.
 * Ctrl-C: finish the chunk, write the manifest as interrupted, release the device.
@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from qdlpy.atomic_write import write_atomic
 from qdlpy.errors import (
     DeviceNak,
     DeviceNotFound,
@@ -45,22 +46,22 @@ from qdlpy.errors import (
     TransferTimeout,
     TransportError,
 )
+from qdlpy.formats import manifest as mf
+from qdlpy.formats.manifest import Manifest, RegionRecord, utcnow
+from qdlpy.formats.names import unique_names
 from qdlpy.progress import NullProgress, ProgressSink
 from qdlpy.protocols.constants import MAX_READ_SIZE
 from qdlpy.protocols.host import plan_reads
 from qdlpy.session import DumpTable, SaharaClient
 from qdlpy.transport.base import Transport
 
-from . import manifest as mf
 from .logfile import run_log
-from .manifest import Manifest, RegionRecord, utcnow, write_atomic
-from .names import unique_names
 from .writer import RegionWriter, file_sha256, hash_prefix
 
 log = logging.getLogger("qdlpy.pull")
 
 MIN_CHUNK = 512
-RETRY_ATTEMPTS = 3  # per request, with shrinking sizes (sahara-protocol.md §10.6)
+RETRY_ATTEMPTS = 3  # per request, with shrinking sizes (docs/protocol.md#how-pull-recovers)
 MAX_RECONNECTS = 8
 SPACE_MARGIN = 16 * 1024 * 1024  # leave room for the manifest, log and ELF headers
 
@@ -151,6 +152,21 @@ def _matches(rec: RegionRecord, patterns: Sequence[str]) -> bool:
     names = {rec.filename, rec.raw_filename, rec.description,
              rec.filename.rsplit(".", 1)[0], rec.raw_filename.rsplit(".", 1)[0]}
     return any(fnmatch.fnmatch(n.lower(), p.lower()) for n in names for p in patterns)
+
+
+def _check_selection(table: DumpTable, include: Sequence[str], exclude: Sequence[str]) -> None:
+    """A --region/--exclude choice that leaves nothing to pull is a mistake, not a pull."""
+    if not include and not exclude:
+        return
+    records = _records(table)
+    if any((not include or _matches(r, include)) and not (exclude and _matches(r, exclude))
+           for r in records):
+        return
+    names = ", ".join(r.filename for r in records)
+    what = " ".join([*(f"--region {p}" for p in include), *(f"--exclude {p}" for p in exclude)])
+    raise InvalidArgument(f"{what} selects none of the device's {len(records)} regions: {names}",
+                          hint="globs match a region's file name or description, ignoring "
+                               "case (see `qdlpy regions`)")
 
 
 def _records(table: DumpTable, existing: Sequence[str] = ()) -> list[RegionRecord]:
@@ -294,6 +310,7 @@ def pull(
         try:
             client = _client(t, opts)
             table = client.open_memory_debug()
+            _check_selection(table, regions, exclude)  # before a folder is made for nothing
             if out is None:
                 out = default_output_dir(t.label())
             try:
@@ -331,7 +348,8 @@ def pull(
                 err.details.setdefault("output_dir", str(out))
                 err.details.setdefault("manifest_status",
                                        run.manifest.status if run else "not started")
-                err.details.setdefault("resume", f"qdlpy pull -o {out} --resume")
+                if not isinstance(err, DeviceNak):  # after a NAK the device is done
+                    err.details.setdefault("resume", f"qdlpy pull -o {out} --resume")
             raise
         finally:
             if run is not None and run.manifest.after is None:
@@ -436,7 +454,7 @@ class _Run:
             m.save(self.out)
             raise err
         write_atomic(self.out / "table.bin", self.table.raw)
-        from qdlpy.assemble.sources import write_dump_info
+        from qdlpy.formats.dumpinfo import write_dump_info
 
         write_atomic(self.out / "dump_info.txt", write_dump_info(m.regions).encode())
         m.save(self.out)
@@ -464,6 +482,11 @@ class _Run:
             except QdlpyError as err:
                 if isinstance(err, DeviceNak):
                     self._fail(rec, err)
+                    err.hint = (
+                        f"the device refused to read {rec.filename} and now accepts only RESET "
+                        "(which reboots it), so this dump cannot be resumed; every region "
+                        f"read before is saved in {self.out}. Next time, pull the others "
+                        f"first or skip it: --exclude '{rec.filename}'")
                 self._stopped(self._stop_status(), err)
                 raise
             except BaseException as exc:  # a second Ctrl-C, or a bug: the manifest still tells
@@ -547,7 +570,8 @@ class _Run:
         writer = RegionWriter(self.out, rec.filename, resume_from=rec.bytes,
                               resume_hash=self._resume_hash.pop(rec.position, None))
         self.sink.region_start(rec.filename, rec.length, writer.done)
-        # Never a 16-byte request (plan_reads splits it; §10.6), whatever the chunk size.
+        # Never a 16-byte request (plan_reads splits it;
+        # docs/protocol.md#why-a-16-byte-request-is-never-sent), whatever the chunk size.
         requests = list(plan_reads(rec.base + writer.done, rec.length - writer.done, self.chunk))
         try:
             for i, (address, length) in enumerate(requests):
@@ -618,7 +642,8 @@ class _Run:
 
     def _read_exact(self, rec: RegionRecord, address: int, length: int,
                     attempt: int, ahead: tuple[int, int] | None = None) -> memoryview:
-        """One request, or smaller ones on retries (512K -> 64K -> 4K, §10.6)."""
+        """One request, or smaller ones on retries (512K -> 64K -> 4K,
+        docs/protocol.md#how-pull-recovers)."""
         where = f"region {rec.filename}"
         if attempt == 0:
             return self.client.read_chunk(address, length, context=where, ahead=ahead)

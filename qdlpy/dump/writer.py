@@ -6,22 +6,12 @@ and the hash. A resumed region first re-hashes the bytes already in NAME.part.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
-from qdlpy.errors import NoSpace, OutputError
-
-from .manifest import fsync_dir
-
-
-def output_error(exc: OSError, path: Path) -> OutputError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return NoSpace(f"no space left writing {path}")
-    return OutputError(f"cannot write {path}: {exc.strerror or exc}")
-
+from qdlpy.atomic_write import fsync_dir, output_error
 
 # Start writeback every this many bytes so the final fsync does not wait for a whole
 # multi-GiB region at once (and the page cache does not fill with dirty data first).

@@ -2,7 +2,7 @@
 
 Given as URI query parameters (``sim:kmemdump?lose_hello=1&fragment=7``) or as
 ``qdlpy simulate --fault KEY=VALUE``. Each knob models a failure seen in the field
-(sahara-protocol.md §10.5–10.6, §12.4–12.5, §17).
+(docs/protocol.md, docs/testing.md#fault-knobs).
 """
 
 from __future__ import annotations

@@ -1,28 +1,32 @@
 """Byte-accurate kmemdump-v2 region sets: the regions a Qualcomm device serves in minidump mode.
 
-Recipe: minidump-format.md §9. The first region (``md_KELF1.BIN``) is the kernel's partial
-ELF core header (§2.4), the second (``md_Kvmcorein2.BIN``) the VMCOREINFO descriptor (§2.6),
-every other kernel region the raw memory of one PT_LOAD; names follow the firmware rule
-(§3.5 step 4) on the backend's ``"K%.8s"`` SMEM names with ``seq_num = id`` (§2.3).
+Recipe: docs/testing.md#synthetic-kmemdump-region-sets. The first region (``md_KELF1.BIN``) is the
+kernel's partial ELF core header (docs/formats.md#the-core-image-header), the second
+(``md_Kvmcorein2.BIN``) the VMCOREINFO descriptor (docs/formats.md#the-vmcoreinfo-region), every
+other kernel region the raw memory of one PT_LOAD; names follow the firmware rule
+(docs/formats.md#how-boot-firmware-names-regions) on the backend's ``"K%.8s"`` SMEM names with
+``seq_num = id`` (docs/formats.md#the-qualcomm-backend).
 
-A :class:`KmemdumpSet` holds the regions in SMEM (= Sahara table) order plus the correct
-assembled ELF (``reference``). Variants cover what the assembler must survive (§9.4):
-shuffled table, PT_LOAD order != id order (re-registration), missing region, short/long
-files, duplicate addresses, corrupt CORE notes, meminspect numbering, misaligned symbol,
-16+ char names, encrypted data and the downstream section-based ``md_KELF_HEADER`` (§4.2).
-Data bytes follow the pattern ``byte i = (id*7 + i) & 0xFF`` so a misplaced region is seen.
+A :class:`KmemdumpSet` holds the regions in SMEM (= Sahara table) order, as the simulated
+device serves them. Variants cover what a device may hand out (docs/testing.md#variants): shuffled
+table, PT_LOAD order != id order (re-registration), corrupt CORE notes, meminspect numbering,
+misaligned symbol, 16+ char names, encrypted data and the downstream section-based
+``md_KELF_HEADER`` (docs/formats.md#downstream-msm_minidump). Data bytes follow the pattern ``byte i
+= (id*7 + i) & 0xFF``.
+
+What a correct assembler builds from such a set is not decided here: the assembler tests
+grade against an independent oracle (tests/oracle), and the simulator builds with the leaf
+modules (qdlpy.formats) only, never with qdlpy.assemble (qdlpy/simulator/ruff.toml).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Literal
 
-from qdlpy.assemble.coreimage import (
+from qdlpy.formats.coreimage import (
     PRPSINFO_SIZE,
     PRSTATUS_SIZE,
     core_notes,
@@ -30,7 +34,7 @@ from qdlpy.assemble.coreimage import (
     note_len,
     vmcoreinfo_note_header,
 )
-from qdlpy.assemble.elf import (
+from qdlpy.formats.elf import (
     EHDR_SIZE,
     PF_R,
     PF_W,
@@ -46,25 +50,24 @@ from qdlpy.assemble.elf import (
     build_phdr,
     build_shdr,
 )
-from qdlpy.assemble.sources import write_dump_info, write_load_cmm
+from qdlpy.formats.loadcmm import write_load_cmm
 from qdlpy.protocols.naming import firmware_name, kernel_smem_name
-from qdlpy.protocols.table import Region
 
 __all__ = [
     "ArchModel", "ARCHES", "RegionRecord", "LoadSpec", "KmemdumpSet", "build", "build_downstream",
-    "extras", "load_cmm_record", "fulldump_records", "write_folder", "pattern",
+    "extras", "load_cmm_record", "pattern",
 ]
 
 Arch = Literal["arm64", "x86_64"]
 Numbering = Literal["kmemdump", "meminspect"]
-SAVE = 1  # OPTIONAL_DEF_SAVE (§7.1)
+SAVE = 1  # OPTIONAL_DEF_SAVE (docs/protocol.md#region-table-formats)
 MANDATORY = 2
 PSARGS = b"console=ttyMSM0,115200n8 qcom_scm.download_mode=mini"
 
 
 @dataclasses.dataclass(frozen=True)
 class ArchModel:
-    """Address model of §9.1: linear map and kernel-image map."""
+    """Address model of docs/testing.md#the-address-model: linear map and kernel-image map."""
 
     machine: int
     prstatus: int
@@ -84,7 +87,8 @@ class ArchModel:
 
 
 ARCHES: dict[str, ArchModel] = {
-    # arm64, 48-bit VA, KASLR off: PHYS_OFFSET 0x80000000, kernel at PA 0x80200000 (§9.1).
+    # arm64, 48-bit VA, KASLR off: PHYS_OFFSET 0x80000000, kernel at PA 0x80200000
+    # (docs/testing.md#the-address-model).
     "arm64": ArchModel(183, PRSTATUS_SIZE[183], "aarch64", 0x80000000, 0xFFFF000000000000,
                        0x80200000, 0xFFFF800080000000, 0x81A00000, 0x90000000),
     # x86_64, 4-level paging: direct map at 0xffff888000000000, kernel at PA 16 MiB.
@@ -93,7 +97,7 @@ ARCHES: dict[str, ArchModel] = {
 }
 
 # (id, name as in the backend's table or None for "unknown", raw size, pool)
-# kmemdump v2 numbering and names: minidump-format.md §2.2 (48/49 never registered).
+# kmemdump v2 numbering and names: docs/formats.md#region-ids (48/49 never registered).
 _KMEMDUMP_V2: list[tuple[int, str, int, str]] = [
     (3, "config", 4112, "image"), (4, "memsect", 4096, "linear"), (5, "totalram", 8, "image"),
     (6, "cpu_possible", 8, "image"), (7, "cpu_present", 8, "image"),
@@ -122,7 +126,8 @@ _KMEMDUMP_V2: list[tuple[int, str, int, str]] = [
     (52, "unknown", 1024, "linear"), (53, "unknown", 8192, "linear"),
 ]
 
-# meminspect v3 numbering (§2.2): no 48/49 gap, names table of 30, dynamic ids from 45 here.
+# meminspect v3 numbering (docs/formats.md#region-ids): no 48/49 gap, names table of 30, dynamic ids
+# from 45 here.
 _MEMINSPECT_V3: list[tuple[int, str, int, str]] = [
     (3, "config", 4112, "image"), (4, "totalram", 8, "image"), (5, "cpu_possible", 8, "image"),
     (6, "cpu_present", 8, "image"), (7, "cpu_online", 8, "image"),
@@ -144,7 +149,8 @@ _MEMINSPECT_V3: list[tuple[int, str, int, str]] = [
 
 
 def pattern(region_id: int, n: int) -> bytes:
-    """Deterministic region bytes: byte i = (id*7 + i) & 0xFF (§9.2 step 4)."""
+    """Deterministic region bytes: byte i = (id*7 + i) & 0xFF
+    (docs/testing.md#building-a-region-set)."""
     block = bytes((region_id * 7 + i) & 0xFF for i in range(256))
     return (block * (n // 256 + 1))[:n]
 
@@ -161,10 +167,6 @@ class RegionRecord:
     save_pref: int = SAVE
     region_id: int | None = None
 
-    def table_region(self, position: int) -> Region:
-        return Region(position=position, base=self.base, length=self.length,
-                      save_pref=self.save_pref, description=self.description,
-                      filename=self.filename)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,7 +179,6 @@ class LoadSpec:
     va: int
     size: int  # the registered size (may not be a multiple of 4)
     data: bytes  # ALIGN4(size) bytes of memory at pa: what the PT_LOAD holds
-    expected: bytes  # what a correct assembler writes (differs only for a misaligned pa)
 
     @property
     def filesz(self) -> int:
@@ -186,7 +187,7 @@ class LoadSpec:
 
 @dataclasses.dataclass(frozen=True)
 class KmemdumpSet:
-    """A kernel minidump region set and the ELF a correct assembler builds from it."""
+    """The kernel regions a minidump-mode device serves."""
 
     arch: str
     machine: int
@@ -195,53 +196,16 @@ class KmemdumpSet:
     kelf: bytes
     loads: tuple[LoadSpec, ...]  # PT_LOAD order
     regions: tuple[RegionRecord, ...]  # kernel regions, SMEM (table) order
-    reference: bytes  # the correct assembled ELF
     style: str = "kmemdump"  # or "downstream"
-
-    @property
-    def vmcoreinfo_descsz(self) -> int:
-        return align4(len(self.vmcoreinfo_text))
-
-    def index_order_concat(self) -> bytes:
-        """``cat`` of the md_K files in ascending id order (the cover letters' recipe)."""
-        ordered = sorted((r for r in self.regions if r.region_id is not None),
-                         key=lambda r: r.region_id or 0)
-        return b"".join(r.data for r in ordered)
-
-    def region(self, filename: str) -> RegionRecord:
-        for r in self.regions:
-            if r.filename == filename:
-                return r
-        raise KeyError(filename)
-
-    def load_for(self, region_id: int) -> LoadSpec:
-        for ld in self.loads:
-            if ld.region_id == region_id:
-                return ld
-        raise KeyError(region_id)
-
-    def with_regions(self, regions: Iterable[RegionRecord]) -> KmemdumpSet:
-        return dataclasses.replace(self, regions=tuple(regions))
 
     def shuffled(self, seed: int = 1) -> KmemdumpSet:
         regions = list(self.regions)
         random.Random(seed).shuffle(regions)
-        return self.with_regions(regions)
-
-    def without(self, filename: str) -> KmemdumpSet:
-        return self.with_regions(r for r in self.regions if r.filename != filename)
-
-    def with_file(self, filename: str, data: bytes) -> KmemdumpSet:
-        """Same table entry, different file bytes (short / long download)."""
-        return self.with_regions(dataclasses.replace(r, data=data) if r.filename == filename
-                                 else r for r in self.regions)
-
-    def plus(self, *records: RegionRecord) -> KmemdumpSet:
-        return self.with_regions([*self.regions, *records])
+        return dataclasses.replace(self, regions=tuple(regions))
 
     def table(self, *, with_extras: bool = True, with_load_cmm: bool = True) -> list[RegionRecord]:
         """The whole Sahara table as the device lists it: kernel regions, then other
-        subsystems, then MD_ firmware items, then load.cmm (§3.5)."""
+        subsystems, then MD_ firmware items, then load.cmm (docs/formats.md#table-order)."""
         rows = list(self.regions)
         if with_extras:
             rows += extras(self.arch)
@@ -255,8 +219,8 @@ class KmemdumpSet:
 
 def _vmcoreinfo(model: ArchModel, arch: str, syms: dict[str, int],
                 extra: Sequence[str] = ()) -> tuple[str, bytes]:
-    """vmcoreinfo text (§2.6, §9.1); its length is kept off a multiple of 4 on purpose.
-    ``extra``: more lines (the log's keys)."""
+    """vmcoreinfo text (docs/formats.md#the-vmcoreinfo-region, docs/testing.md#the-address-model);
+    its length is kept off a multiple of 4 on purpose. ``extra``: more lines (the log's keys)."""
     release = f"6.1.0-qdlpy-{arch}"
     for _ in range(4):
         lines = [f"OSRELEASE={release}", "PAGESIZE=4096", *extra]
@@ -298,7 +262,7 @@ def _contents(region_id: int, name: str, size: int, model: ArchModel, release: s
 
 
 def _kelf(model: ArchModel, loads: Sequence[LoadSpec], vmcoreinfo: bytes) -> bytes:
-    """The md_KELF region: §9.2 steps 1-3."""
+    """The md_KELF region: docs/testing.md#building-a-region-set."""
     p, s, v = model.prstatus, PRPSINFO_SIZE, align4(len(vmcoreinfo))
     h, n = header_start(p, s, v), note_len(p, s, v)
     buf = bytearray(h + n - v)
@@ -315,7 +279,7 @@ def _kelf(model: ArchModel, loads: Sequence[LoadSpec], vmcoreinfo: bytes) -> byt
         off += ld.filesz
     notes = core_notes(p, s, psargs=PSARGS) + vmcoreinfo_note_header(v)
     buf[h : h + len(notes)] = notes
-    assert h + len(notes) == len(buf), "note cursor must end at the KELF length (§9.2 step 3)"
+    assert h + len(notes) == len(buf), "the notes must end exactly at the KELF length"
     return bytes(buf)
 
 
@@ -326,14 +290,15 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
     """A kmemdump region set.
 
     ``reregister=ID``: that id was unregistered and registered again after the ELF was built,
-    so its PT_LOAD and table entry move to the end (§2.5 exceptions) and index-order ``cat``
-    is wrong. ``misaligned``: linux_banner sits at a PA that is 2 mod 4 (§8.3).
-    ``long_names``: the backend used 12-character SMEM names, so firmware's 15-char cap cuts
-    names and ids (§3.5). ``corrupt_notes``: random bytes over both CORE notes (§2.4
-    allocation caveat). ``encrypted``: every kernel region is ciphertext (§8.3).
-    ``extra_dynamic``: sizes of additional dynamic regions (benchmarks). ``printk``: the
-    log's layout, ``lockless`` (5.10+ ring) or ``legacy`` (log_buf), holding a boot, an oops
-    and its panic (qdlpy.simulator.printk_ring).
+    so its PT_LOAD and table entry move to the end (docs/formats.md#re-registration) and index-order
+    ``cat`` is wrong. ``misaligned``: linux_banner sits at a PA that is 2 mod 4
+    (docs/formats.md#misaligned-regions). ``long_names``: the backend used 12-character SMEM names,
+    so firmware's 15-char cap cuts names and ids (docs/formats.md#how-boot-firmware-names-regions).
+    ``corrupt_notes``: random bytes over both CORE notes
+    (docs/formats.md#when-the-notes-are-damaged). ``encrypted``: every kernel region is ciphertext
+    (docs/formats.md#encrypted-minidumps). ``extra_dynamic``: sizes of additional dynamic regions
+    (benchmarks). ``printk``: the log's layout, ``lockless`` (5.10+ ring) or ``legacy``
+    (log_buf), holding a boot, an oops and its panic (qdlpy.simulator.printk_ring).
     """
     from qdlpy.simulator import printk_ring
 
@@ -360,21 +325,16 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
             linear_pa = (pa + size + 0x1FFF) & ~0xFFF
             placed.append((rid, name, size, pa, model.linear_va(pa)))
     by_name = {n: va for _, n, _, _, va in placed if n != "unknown"}
-    syms: dict[str, int] = {k: by_name[k] for k in ("init_uts_ns", "mem_section", "prb", "linux_banner")
-            if k in by_name}
+    syms: dict[str, int] = {k: by_name[k] for k in (
+        "init_uts_ns", "mem_section", "prb", "linux_banner") if k in by_name}
     syms["_stext"] = model.kimage_va + 0x10000
     release, vmcoreinfo = _vmcoreinfo(model, arch, syms, printk_ring.kmemdump_keys(
         by_name, f"6.1.0-qdlpy-{arch}", printk))
     log = printk_ring.kmemdump_contents(arch, release, by_name, printk)
 
-    loads: list[LoadSpec] = []
-    for rid, name, size, pa, va in placed:
-        data = log[name].ljust(align4(size), b"\0") if name in log else \
-            _contents(rid, name, size, model, release)
-        expected = data
-        if pa & 3:  # firmware dumps from pa & ~3: the tail is lost (§8.3)
-            expected = data[: len(data) - (pa & 3)] + bytes(pa & 3)
-        loads.append(LoadSpec(rid, name, pa, va, size, data, expected))
+    loads = [LoadSpec(rid, name, pa, va, size, log[name].ljust(align4(size), b"\0")
+                      if name in log else _contents(rid, name, size, model, release))
+             for rid, name, size, pa, va in placed]
     if reregister is not None:
         moved = next(ld for ld in loads if ld.region_id == reregister)
         new_pa = linear_pa  # the replacement allocation comes from the linear map
@@ -383,7 +343,6 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
 
     kelf = _kelf(model, loads, vmcoreinfo)
     v = align4(len(vmcoreinfo))
-    reference = kelf + vmcoreinfo.ljust(v, b"\0") + b"".join(ld.expected for ld in loads)
     if corrupt_notes:
         h = header_start(model.prstatus, PRPSINFO_SIZE, v)
         junk = random.Random(7).randbytes(40 + model.prstatus + PRPSINFO_SIZE)
@@ -412,10 +371,10 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
     filenames = [r.filename for r in regions]
     assert len(set(filenames)) == len(filenames), "fixture file names must be unique"
     return KmemdumpSet(arch, model.machine, release, vmcoreinfo, kelf, tuple(loads),
-                       tuple(regions), reference)
+                       tuple(regions))
 
 
-# --- downstream msm_minidump (section based, §4.2) -------------------------------------------
+# --- downstream msm_minidump (section based, docs/formats.md#downstream-msm_minidump) -------------
 
 _DOWNSTREAM: list[tuple[str, int]] = [
     ("KLOGBUF", 16384), ("LOG_DESC", 3072), ("LOG_INFO", 11264), ("KDMESG", 4096),
@@ -429,8 +388,9 @@ _DS_STRTAB = 512
 def build_downstream(arch: str = "arm64", *, printk: str = "lockless") -> KmemdumpSet:
     """A downstream ``md_KELF_HEADER`` set: ELF header with section headers (NULL, STR_TBL,
     minidump_table, linux_banner, one per region) and PT_LOADs; PT_LOAD 0 is the banner copy
-    inside the header; regions follow contiguously after the header buffer (§4.2). A name
-    registered twice gets seq_num 1 for the second (§3.4). The log is a vendor kernel's:
+    inside the header; regions follow contiguously after the header buffer
+    (docs/formats.md#downstream-msm_minidump). A name registered twice gets seq_num 1 for the second
+    (docs/formats.md#sequence-numbers). The log is a vendor kernel's:
     ``printk="lockless"`` (5.10+) registers the ring as KLOGBUF (text), LOG_DESC and
     LOG_INFO (names without the K prefix); ``"legacy"`` registers log_buf as KLOGBUF."""
     from qdlpy.simulator import printk_ring
@@ -477,7 +437,7 @@ def build_downstream(arch: str = "arm64", *, printk: str = "lockless") -> Kmemdu
                                    addr=va, offset=off, size=size))
         phdrs.append(build_phdr(type=PT_LOAD, flags=PF_R | PF_W, offset=off, vaddr=va, paddr=pa,
                                 filesz=size, memsz=size))
-        loads.append(LoadSpec(k + 100, name, pa, va, size, data, data))
+        loads.append(LoadSpec(k + 100, name, pa, va, size, data))
         d, f = firmware_name(name, seq)
         regions.append(RegionRecord(d, f, pa, size, data))
         off += size
@@ -492,9 +452,8 @@ def build_downstream(arch: str = "arm64", *, printk: str = "lockless") -> Kmemdu
     buf[banner_off:header_len] = banner
     header = bytes(buf)
     regions[0] = dataclasses.replace(regions[0], length=len(header), data=header)
-    reference = header + b"".join(ld.data for ld in loads)
     return KmemdumpSet(arch, model.machine, release, b"", header, tuple(loads), tuple(regions),
-                       reference, style="downstream")
+                       style="downstream")
 
 
 # --- non-kernel table items ------------------------------------------------------------------
@@ -502,7 +461,8 @@ def build_downstream(arch: str = "arm64", *, printk: str = "lockless") -> Kmemdu
 
 def extras(arch: str = "arm64") -> list[RegionRecord]:
     """Items a real minidump table carries besides the kernel's: another subsystem's region
-    (firmware adds only ``md_``, §2.7) and XBL's own ``MD_`` items (§3.5 step 5)."""
+    (firmware adds only ``md_``, docs/formats.md#the-k-prefix-and-the-8-character-cut) and XBL's own
+    ``MD_`` items (docs/formats.md#firmware-items)."""
     adsp_desc, adsp_file = firmware_name("ADSP_XYZ")
     smeminfo = bytes(range(64))
     return [
@@ -513,51 +473,7 @@ def extras(arch: str = "arm64") -> list[RegionRecord]:
 
 
 def load_cmm_record(rows: Iterable[RegionRecord], base: int = 0x146BF000) -> RegionRecord:
-    """The firmware's last table entry: the T32 script for every other entry (§3.5 step 6)."""
+    """The firmware's last table entry: the T32 script for every other entry
+    (docs/formats.md#the-loadcmm-script)."""
     script = write_load_cmm(rows).encode()
     return RegionRecord("CMM Script", "load.cmm", base, len(script), script, save_pref=MANDATORY)
-
-
-def fulldump_records() -> list[RegionRecord]:
-    """A tiny full-dump table (§7.2): DDR chip-select part, OCIMEM and a status blob."""
-    return [
-        RegionRecord(" DDR CS0 part0 Memory", "DDRCS0_0.BIN", 0x80000000, 65536, pattern(210, 65536)),
-        RegionRecord("OCIMEM", "OCIMEM.BIN", 0x14680000, 4096, pattern(211, 4096)),
-        RegionRecord("PMIC_PON", "PMIC_PON.BIN", 0x0C230000, 8, b"PONPON\0\0"),
-    ]
-
-
-# --- folders on disk -------------------------------------------------------------------------
-
-Source = Literal["manifest", "dump_info", "load.cmm", "none"]
-
-
-def write_folder(path: Path, rows: Sequence[RegionRecord], *, source: Source = "manifest",
-                 case: Literal["as-is", "lower", "upper"] = "as-is") -> Path:
-    """Write ``rows`` as an offline dump folder: the region files plus one address source.
-
-    ``source="manifest"`` writes a minimal qdlpy.pull/1 manifest, ``"dump_info"`` a
-    QPST-style dump_info.txt, ``"load.cmm"`` only the T32 script, ``"none"`` just the .BIN
-    files (edl/qdl without a script). ``case`` mimics tools that change file-name case.
-    """
-    path.mkdir(parents=True, exist_ok=True)
-
-    def fname(name: str) -> str:
-        return name.lower() if case == "lower" else name.upper() if case == "upper" else name
-
-    data_rows = [r for r in rows if r.filename.lower() != "load.cmm"]
-    for r in data_rows:
-        (path / fname(r.filename)).write_bytes(r.data)
-    if source == "manifest":
-        doc = {"schema": "qdlpy.pull/1", "status": "ok", "regions": [
-            {"filename": fname(r.filename), "description": r.description,
-             "base": f"0x{r.base:x}", "length": r.length, "save_pref": r.save_pref,
-             "status": "complete", "raw": {}} for r in data_rows]}
-        (path / "manifest.json").write_text(json.dumps(doc, indent=1))
-    elif source == "dump_info":
-        renamed = [dataclasses.replace(r, filename=fname(r.filename)) for r in data_rows]
-        (path / "dump_info.txt").write_text(write_dump_info(renamed))
-    elif source == "load.cmm":
-        renamed = [dataclasses.replace(r, filename=fname(r.filename)) for r in data_rows]
-        (path / "load.cmm").write_text(write_load_cmm(renamed))
-    return path

@@ -5,8 +5,8 @@ behind a fake pyusb backend and behind umockdev's usbdevfs emulation, so every h
 runs the production host code against one device behaviour.
 
 Host connections come and go; the device keeps its Sahara state between them, exactly
-like a real device that stays in download mode (sahara-protocol.md §8.1: HELLO is sent
-once per session). A host that connects to a device an earlier run left mid-session gets
+like a real device that stays in download mode (docs/protocol.md#the-device-state-machine: HELLO is
+sent once per session). A host that connects to a device an earlier run left mid-session gets
 no HELLO and must re-provoke one.
 """
 
@@ -17,9 +17,10 @@ import dataclasses
 import logging
 import threading
 
-from qdlpy.protocols.constants import Cmd, Status
-from qdlpy.protocols.device import NO_ANSWER, DeviceMachine, DeviceState, Personality
+from qdlpy.protocols.constants import Cmd
+from qdlpy.protocols.device import DeviceState, Personality
 
+from .device import SimulatedDevice
 from .faults import Faults
 
 log = logging.getLogger("qdlpy.simulator")
@@ -37,7 +38,7 @@ class SimIdentity:
 
     @property
     def product(self) -> str:
-        # The serial travels in iProduct as "_SN:" (sahara-protocol.md §12.1).
+        # The serial travels in iProduct as "_SN:" (docs/protocol.md#usb-devices-and-interfaces).
         return f"QUSB__BULK_CID:0402_SN:{self.serial}"
 
 
@@ -50,9 +51,7 @@ class DeviceModel:
         self.personality = personality
         self.faults = faults or Faults()
         self.identity = identity or SimIdentity("custom")
-        if self.faults.eoi_at is not None or self.faults.dead_at is not None:
-            personality.read_fault = self._read_fault
-        self.machine = DeviceMachine(personality)
+        self.machine = SimulatedDevice(personality, self.faults)
         self.load_cmm = load_cmm
         self._queue: collections.deque[bytes] = collections.deque()
         self._lock = threading.RLock()
@@ -154,19 +153,6 @@ class DeviceModel:
             self.machine.state = DeviceState.WAIT_HELLO_RESP
             return None
         return t
-
-    def _read_fault(self, address: int, length: int) -> int | None:
-        """The eoi_at / dead_at knobs, judged by the device machine before it reads memory."""
-        def covers(at: int | None) -> bool:
-            return at is not None and address <= at < address + length
-
-        if covers(self.faults.dead_at):
-            log.debug("fault: no answer to a read at 0x%x", self.faults.dead_at)
-            return NO_ANSWER
-        if covers(self.faults.eoi_at):
-            log.debug("fault: unreadable memory at 0x%x", self.faults.eoi_at)
-            return Status.NAK_INVALID_MEMORY_READ
-        return None
 
     @staticmethod
     def _is_hello(t: bytes) -> bool:

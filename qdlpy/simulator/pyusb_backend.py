@@ -4,9 +4,9 @@
 descriptors parsed from the pipes' raw bytes, strings over control transfers, claiming,
 kernel-driver detach, bulk transfers with libusb's error behaviour. qdlpy's production
 USB transport (qdlpy.transport.usb) runs unchanged on top of it, in tests and in CLI
-subprocesses (``QDLPY_USB_SIM=kmemdump,kmemdump``, see ``backend_from_spec``).
+subprocesses (``QDLPY_USB_SIM=kmemdump,kmemdump``, plugged in by ``plug_from_environment``).
 
-pyusb 1.3 expectations this follows (usb-emulation.md §4):
+pyusb 1.3 expectations this follows (docs/testing.md#the-fake-pyusb-backend):
 
 * ``get_device_descriptor`` also carries ``bus``, ``address``, ``port_number``,
   ``port_numbers`` and ``speed``;
@@ -16,20 +16,22 @@ pyusb 1.3 expectations this follows (usb-emulation.md §4):
 * ``bulk_write`` gets an ``array('B')``; ``bulk_read`` fills a pre-sized array and returns
   the count;
 * errors are ``USBError(strerror, libusb_code, errno)``, timeouts ``USBTimeoutError`` with
-  errno 110 / code -7, as pyusb's libusb1 backend maps them (ux-and-style.md §b5).
+  errno 110 / code -7, as pyusb's libusb1 backend maps them (docs/protocol.md#usb-errors).
 
 Fault flags per device (``SimUsbDevice``): ``kernel_driver_bound`` (claiming fails with
-EBUSY until detached, as with qcserial on 9008, sahara-protocol.md §12.4), ``deny_open``
-(EACCES: no udev rule), ``busy_on_claim`` (EBUSY: another tool holds it). ``unplug()`` /
-``replug()`` and the model's own ``unplugged`` flag (RESET, disconnect fault) make every
-handle fail with ENODEV; a device that dropped off comes back with a new address on the
-next enumeration when ``auto_replug`` is set (a re-enumerating board).
+EBUSY until detached, as with qcserial on 9008,
+docs/protocol.md#linux-access-udev-drivers-and-modemmanager), ``deny_open`` (EACCES: no udev rule),
+``busy_on_claim`` (EBUSY: another tool holds it). ``unplug()`` / ``replug()`` and the model's own
+``unplugged`` flag (RESET, disconnect fault) make every handle fail with ENODEV; a device that
+dropped off comes back with a new address on the next enumeration when ``auto_replug`` is set (a
+re-enumerating board).
 """
 
 from __future__ import annotations
 
 import array
 import errno
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -40,10 +42,15 @@ import usb.backend
 import usb.core
 
 from qdlpy.errors import InvalidArgument
+from qdlpy.transport import usb_backend
 
 from .usb_pipe import DT_ENDPOINT, DT_INTERFACE, Babble, UsbPipe
 
-__all__ = ["FakeBackend", "SimUsbDevice", "backend_from_spec", "pipes_from_spec", "split_entries"]
+__all__ = ["ENV_USB_SIM", "FakeBackend", "SimUsbDevice", "backend_from_spec", "pipes_from_spec",
+           "plug_from_environment", "split_entries"]
+
+#: Simulated USB devices for the ``qdlpy`` command: ``scenario[?knobs][,scenario...]``.
+ENV_USB_SIM = "QDLPY_USB_SIM"
 
 # libusb error codes (libusb.h enum libusb_error) and the errno pyusb maps each to.
 LIBUSB_ERROR_IO = -1
@@ -141,9 +148,7 @@ class SimUsbDevice:
     deny_open: bool = False
     busy_on_claim: bool = False
     auto_replug: bool = True
-    #: Counters for tests.
-    detach_count: int = 0
-    open_count: int = 0
+    detach_count: int = 0  # how often the kernel driver was detached (tests check it is once)
     claims: set[int] = field(default_factory=set)  # ids of handles holding interface 0
 
     def unplug(self) -> None:
@@ -186,13 +191,11 @@ class FakeBackend(usb.backend.IBackend):  # type: ignore[misc]
             d if isinstance(d, SimUsbDevice) else SimUsbDevice(d) for d in devices
         ]
         self._lock = threading.RLock()
-        self.enumerations = 0
 
     # -- enumeration and descriptors --------------------------------------------------
 
     def enumerate_devices(self) -> Iterator[_DevId]:
         with self._lock:
-            self.enumerations += 1
             found = []
             for sim in self.devices:
                 if sim.pipe.rebooted:
@@ -271,7 +274,6 @@ class FakeBackend(usb.backend.IBackend):  # type: ignore[misc]
             if sim.deny_open:
                 raise _usb_error("Access denied (insufficient permissions)",
                                  LIBUSB_ERROR_ACCESS, errno.EACCES)
-            sim.open_count += 1
             return _Handle(dev)
 
     def close_device(self, dev_handle: _Handle) -> None:
@@ -502,5 +504,20 @@ def pipes_from_spec(spec: str) -> list[SimUsbDevice]:
 
 
 def backend_from_spec(spec: str) -> FakeBackend:
-    """The backend ``QDLPY_USB_SIM`` selects (qdlpy.transport.usb_backend calls this)."""
+    """A backend with one simulated USB device per entry of ``spec`` (QDLPY_USB_SIM syntax)."""
     return FakeBackend(pipes_from_spec(spec))
+
+
+def plug_from_environment() -> bool:
+    """Plug the devices ``QDLPY_USB_SIM`` names into the production USB transport.
+
+    The ``qdlpy`` command calls this at start-up, so CLI subprocesses run the real usb
+    transport over simulated devices; in-process users call it themselves. The backend is
+    built on first use. Returns False (and plugs nothing) when the variable is unset.
+    """
+    spec = os.environ.get(ENV_USB_SIM, "").strip()
+    if not spec:
+        return False
+    usb_backend.plug_backend(lambda: backend_from_spec(spec), kind="sim",
+                             reason=f"{ENV_USB_SIM}={spec}: simulated devices")
+    return True

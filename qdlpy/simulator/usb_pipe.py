@@ -4,21 +4,22 @@ The model speaks in whole transfers (``host_write`` one host->device transfer,
 ``next_transfer`` one device->host transfer). A real USB host does not see transfers: it
 sees packets of ``wMaxPacketSize`` bytes collected into the host's buffer until a short
 packet, a zero-length packet (ZLP) or a full buffer ends the host-side transfer
-(sahara-protocol.md §10.5). ``UsbPipe`` reproduces exactly that, so the transport's ZLP
+(docs/protocol.md#zero-length-packets). ``UsbPipe`` reproduces exactly that, so the transport's ZLP
 handling is tested against the behaviour that breaks naive hosts:
 
 * a device transfer longer than the host buffer arrives in several reads;
 * a transfer whose length is a non-zero multiple of the max packet size is followed by a
-  ZLP (§10.5 "Device side"); the ZLP only shows up as a separate ``b""`` read when the
-  host's buffer ended exactly at the transfer end, otherwise it just ends that read;
+  ZLP (docs/protocol.md#zero-length-packets); the ZLP only shows up as a separate ``b""`` read when
+  the host's buffer ended exactly at the transfer end, otherwise it just ends that read;
 * a host buffer that is not a multiple of the max packet size and too small for the next
   packet is a babble/overflow (what Linux usbfs reports as EOVERFLOW);
 * ``send_zlp=False`` models devices/bridges that omit the ZLP (fwupd's ``no-zlp`` flag):
   the next transfer's packets then run on into the same host read.
 
 It also builds the raw descriptor bytes (device, configuration, one vendor interface with
-two bulk endpoints, §12.2) and string descriptors whose iProduct carries the ``_SN:``
-serial token (§12.1), which ``pyusb_backend`` parses into pyusb's descriptor objects.
+two bulk endpoints, docs/protocol.md#usb-endpoints-and-opening) and string descriptors whose
+iProduct carries the ``_SN:`` serial token (docs/protocol.md#usb-devices-and-interfaces), which
+``pyusb_backend`` parses into pyusb's descriptor objects.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ class UsbPipe:
         self.vid = vid
         self.pid = pid
         self.serial = serial
-        # §12.1: the serial travels in iProduct, e.g. "QUSB__BULK_CID:0402_SN:ABCD1234".
+        # docs/protocol.md#usb-devices-and-interfaces: the serial travels in iProduct, e.g.
+        # "QUSB__BULK_CID:0402_SN:ABCD1234".
         self.product = product if product is not None else f"QUSB__BULK_CID:0402_SN:{serial}"
         self.manufacturer = manufacturer
         self.serial_descriptor = serial_descriptor
@@ -189,56 +191,75 @@ class UsbPipe:
     def bulk_in(self, size: int) -> bytes | None:
         """Fill a host buffer of ``size`` bytes; ``None`` means NAK (nothing to send yet)."""
         self._check_plugged()
-        mps = self.max_packet
         out = bytearray()
         while True:
-            room = size - len(out)
             if self._zlp_pending:
-                # The previous read ended exactly at a max-packet multiple: the ZLP that
-                # terminates that transfer is what this read gets.
-                self._zlp_pending = False
-                if out:  # cannot happen (pending is set only on a full buffer); be safe
-                    return bytes(out)
-                self.in_zlps_seen += 1
-                return b""
+                return self._pending_zlp(out)
             if not self._active:
-                nxt = self.model.next_transfer()
-                if nxt is None:
+                started = self._load_next()
+                if started is None:
                     # No more data: a real host read would wait for the timeout and then
                     # return what arrived (pyusb returns the partial count).
                     return bytes(out) if out else None
-                if len(nxt) == 0:
-                    # An explicit zero-length transfer ends the host read.
-                    return bytes(out)
-                self._cur, self._off, self._active = nxt, 0, True
-            remaining = len(self._cur) - self._off
-            if room <= 0:
-                if remaining > 0:
-                    raise Babble(f"{remaining} bytes pending for a 0-byte host buffer")
-                return bytes(out)
-            if remaining > room:
-                if room % mps:
-                    # The next packet does not fit in what is left of the host buffer.
-                    raise Babble(
-                        f"host buffer of {size} bytes is not a multiple of the "
-                        f"{mps}-byte max packet and the device sent more"
-                    )
-                out += self._cur[self._off : self._off + room]
-                self._off += room
-                return bytes(out)
-            whole = not out and self._off == 0
-            tail = self._cur if whole else self._cur[self._off :]  # whole: no copy
-            self._active = False
-            length = len(self._cur)
-            self._cur, self._off = b"", 0
-            ends = bool(length % mps) or self.send_zlp or remaining == room
-            if self.send_zlp and not length % mps and remaining == room:
-                self._zlp_pending = True  # buffer full: the ZLP waits for the next read
-            if ends:
-                # Ended by a short packet, by the ZLP, or by the full host buffer.
-                return tail if whole else bytes(out + tail)
-            out += tail
+                if not started:
+                    return bytes(out)  # an explicit zero-length transfer ends the host read
+            ended = self._copy_into(out, size)
+            if ended is not None:
+                return ended
             # No ZLP: the host transfer is not over, the next transfer's packets run on.
+
+    def _pending_zlp(self, out: bytearray) -> bytes:
+        """The previous read ended exactly at a max-packet multiple: the ZLP that terminates
+        that transfer is what this read gets."""
+        self._zlp_pending = False
+        if out:  # cannot happen (pending is set only on a full buffer); be safe
+            return bytes(out)
+        self.in_zlps_seen += 1
+        return b""
+
+    def _load_next(self) -> bool | None:
+        """Start the model's next transfer: True when one started, False for an explicit
+        zero-length transfer, None when the device has nothing to send."""
+        nxt = self.model.next_transfer()
+        if nxt is None:
+            return None
+        if not nxt:
+            return False
+        self._cur, self._off, self._active = nxt, 0, True
+        return True
+
+    def _copy_into(self, out: bytearray, size: int) -> bytes | None:
+        """Move the current transfer's packets into ``out``; the host read's bytes once it
+        ends (short packet, ZLP, full buffer), None while it goes on."""
+        mps = self.max_packet
+        room = size - len(out)
+        remaining = len(self._cur) - self._off
+        if room <= 0:
+            if remaining > 0:
+                raise Babble(f"{remaining} bytes pending for a 0-byte host buffer")
+            return bytes(out)
+        if remaining > room:
+            if room % mps:
+                # The next packet does not fit in what is left of the host buffer.
+                raise Babble(
+                    f"host buffer of {size} bytes is not a multiple of the "
+                    f"{mps}-byte max packet and the device sent more"
+                )
+            out += self._cur[self._off : self._off + room]
+            self._off += room
+            return bytes(out)
+        whole = not out and self._off == 0
+        tail = self._cur if whole else self._cur[self._off :]  # whole: no copy
+        self._active = False
+        length = len(self._cur)
+        self._cur, self._off = b"", 0
+        if self.send_zlp and not length % mps and remaining == room:
+            self._zlp_pending = True  # buffer full: the ZLP waits for the next read
+        if length % mps or self.send_zlp or remaining == room:
+            # Ended by a short packet, by the ZLP, or by the full host buffer.
+            return tail if whole else bytes(out + tail)
+        out += tail
+        return None
 
     # -- descriptors ------------------------------------------------------------------
 

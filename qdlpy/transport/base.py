@@ -25,8 +25,12 @@ import abc
 import dataclasses
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from qdlpy.errors import TransferTimeout
+
+if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at run time
+    from typing_extensions import Self
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,9 +64,10 @@ class Transport(abc.ABC):
     scheme: str = ""
     #: True when one read returns exactly one device transfer (USB, MHI char devices):
     #: the protocol layer then recognises a 16-byte END_OF_IMAGE_TX sent in place of
-    #: data at once. Byte streams (tcp, tty) need a short idle wait instead (§10.6).
+    #: data at once. Byte streams (tcp, tty) need a short idle wait instead
+    #: (docs/protocol.md#recognising-end_of_image_tx-inside-data).
     message_boundaries: bool = False
-    #: MEMORY_READ size used when the user gives no --chunk-size (sahara-protocol.md §18.9).
+    #: MEMORY_READ size used when the user gives no --chunk-size (docs/protocol.md#request-sizing).
     default_chunk_size: int = 512 * 1024
 
     @property
@@ -115,7 +120,7 @@ class Transport(abc.ABC):
                 break
         return dropped
 
-    def __enter__(self) -> Transport:
+    def __enter__(self) -> Self:
         self.open()
         return self
 

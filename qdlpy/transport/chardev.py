@@ -2,9 +2,9 @@
 
 On PCIe devices Sahara runs over the MHI channel pair "SAHARA"/"QAIC_SAHARA"; out-of-tree
 mhi_uci drivers expose it as a char device and qdl's ``ks`` uses plain read/write on such
-a node (sahara-protocol.md §13). Each MHI transfer is one packet, so one ``read()`` is one
-device transfer (``message_boundaries``); the MTU is 0xFFFF, hence the kernel driver's
-0xFFF0 read size, used here as the default chunk (§10.4 table, "kernel qaic").
+a node (docs/protocol.md#pcie-and-mhi-character-devices). Each MHI transfer is one packet, so one
+``read()`` is one device transfer (``message_boundaries``); the MTU is 0xFFFF, hence the kernel
+driver's 0xFFF0 read size, used here as the default chunk (docs/protocol.md#request-sizing).
 """
 
 from __future__ import annotations

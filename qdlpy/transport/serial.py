@@ -1,7 +1,7 @@
 """``serial:/dev/ttyUSB0``: Sahara over a tty (qcserial's ttyUSB, a Windows-style QDLoader
 COM port bridged to Linux, or a UART).
 
-Settings that matter (sahara-protocol.md §12.4 "Windows"): raw mode, **no flow control**,
+Settings that matter (docs/protocol.md#serial-ttys): raw mode, **no flow control**,
 and the receive buffer is **not purged on open** — a HELLO the device sent before we
 opened is still in the tty's input queue and must not be thrown away. pyserial's POSIX
 ``open()`` always flushes the input queue (``tcflush(TCIFLUSH)``), so ``_KeepRxSerial``
@@ -10,7 +10,7 @@ turns that one call into a no-op (tests/transport/test_serial.py pins it).
 A tty is a byte stream: ``read()`` returns whatever has arrived (at least one byte), not
 one device transfer, so ``message_boundaries`` is False. Reads are kept to 32 KiB by
 default: the Linux tty flip buffer is 64 KiB and the Quectel/Sierra tools settled on
-32 KiB chunks (§10.4).
+32 KiB chunks (docs/protocol.md#request-sizing).
 """
 
 from __future__ import annotations

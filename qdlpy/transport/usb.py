@@ -1,27 +1,29 @@
 """USB transport over pyusb: discovery by interface, claiming, bulk I/O with real ZLP rules.
 
-Discovery (sahara-protocol.md §12.1): the PID is not a reliable classifier, so a device
-matches when its VID is Qualcomm's 05c6 and it has an interface with class 0xFF, subclass
+Discovery (docs/protocol.md#usb-devices-and-interfaces): the PID is not a reliable classifier, so a
+device matches when its VID is Qualcomm's 05c6 and it has an interface with class 0xFF, subclass
 0xFF and protocol in {0xFF, 0x10, 0x11, 0x13} (qdl's rule), or when its VID:PID is one of
-the OEM EDL/memory-debug ids of §12.1 (or given with ``extra_ids``) and it has a vendor
-interface with a bulk IN/OUT pair. The serial is the ``_SN:`` token of iProduct (§12.1);
-the USB path is ``BUS-PORT[.PORT...]`` like Linux sysfs names it.
+the OEM EDL/memory-debug ids of docs/protocol.md#usb-devices-and-interfaces (or given with
+``extra_ids``) and it has a vendor interface with a bulk IN/OUT pair. The serial is the ``_SN:``
+token of iProduct (docs/protocol.md#usb-devices-and-interfaces); the USB path is
+``BUS-PORT[.PORT...]`` like Linux sysfs names it.
 
-Opening (§12.2, §12.4, ux-and-style.md §b5): configure only if unconfigured (a
+Opening (docs/protocol.md#usb-endpoints-and-opening,
+docs/protocol.md#linux-access-udev-drivers-and-modemmanager): configure only if unconfigured (a
 ``set_configuration`` on a configured device is a soft reset), detach a bound kernel driver
-(qcserial binds 9008), claim the interface, take both bulk endpoints and their real
-wMaxPacketSize from the descriptors. ``close()`` releases the interface and the handle;
-it never re-attaches the kernel driver and never resets the device.
+(qcserial binds 9008), claim the interface, take both bulk endpoints and their real wMaxPacketSize
+from the descriptors. ``close()`` releases the interface and the handle; it never re-attaches the
+kernel driver and never resets the device.
 
-Reads follow §10.5: the host buffer is always a multiple of the IN max packet size and
-strictly larger than the bytes asked for, so a device transfer whose length is a multiple
-of the max packet size is ended by its ZLP inside the same read instead of leaving the ZLP
+Reads follow docs/protocol.md#zero-length-packets: the host buffer is always a multiple of the IN
+max packet size and strictly larger than the bytes asked for, so a device transfer whose length is a
+multiple of the max packet size is ended by its ZLP inside the same read instead of leaving the ZLP
 for the next read. Only if a read fills the whole buffer can a ZLP still be pending; it is
 consumed with a short timeout. Writes whose length is a multiple of the OUT max packet
 size are followed by an OUT ZLP (``out_zlp``), so the device's receive ends there.
 
 Every pyusb call runs inside ``usb_errors()``: no ``USBError`` (an ``OSError`` that click
-would take for a closed stdout when errno is EPIPE, ux-and-style.md §c6) ever escapes.
+would take for a closed stdout when errno is EPIPE, docs/protocol.md#usb-errors) ever escapes.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from qdlpy.errors import (
     DeviceNotFound,
     Disconnected,
     InvalidArgument,
+    NoUsbBus,
     PermissionDenied,
     QdlpyError,
     TransferTimeout,
@@ -71,10 +74,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-#: §10.5 recommendation: consume a ZLP left behind by a full buffer with a short timeout
-#: (devices without ZLPs exist; a long timeout would stall every chunk).
+#: docs/protocol.md#zero-length-packets: consume a ZLP left behind by a full buffer with a short
+#: timeout (devices without ZLPs exist; a long timeout would stall every chunk).
 ZLP_TIMEOUT_S = 0.1
 _SYSFS_USB = usb_backend.SYSFS_USB
+#: Without it (containers, some sandboxes) libusb can never see a device.
+SYSFS_USB_BUS = os.path.dirname(_SYSFS_USB)
 
 
 # -- error mapping ------------------------------------------------------------------------
@@ -106,7 +111,8 @@ def usb_errors(what: str, gone: Callable[[], bool] | None = None) -> Iterator[No
         raise _from_errno(exc, what, gone) from exc
     except ValueError as exc:
         # pyusb's Device.langids swallows EACCES and get_string then raises
-        # ValueError("The device has no langid (permission issue, ...)") (§b5).
+        # ValueError("The device has no langid (permission issue, ...)")
+        # (docs/protocol.md#usb-errors).
         if "langid" in str(exc):
             raise PermissionDenied(f"{what}: cannot read the device's strings") from exc
         raise TransportError(f"{what}: {exc}") from exc
@@ -206,7 +212,6 @@ class UsbDeviceInfo:
         d = dataclasses.asdict(self)
         d["vid"] = f"{self.vid:04x}"
         d["pid"] = f"{self.pid:04x}"
-        d["interface_protocol"] = f"{self.interface_protocol:02x}"
         return d
 
     def describe(self) -> str:
@@ -352,12 +357,14 @@ def _select(
         return matches[0]
     listing = "".join(f"\n  {c.info.describe()}" for c in found)
     if len(matches) > 1:
-        raise AmbiguousDevice(
+        ambiguous = AmbiguousDevice(
             f"{len(matches)} Qualcomm Sahara USB devices match; pick one with --serial or "
             f"--usb-path:" + "".join(f"\n  {c.info.describe()}" for c in matches)
         )
+        ambiguous.details["candidates"] = [c.info.to_dict() for c in matches]
+        raise ambiguous
     if not found:
-        raise DeviceNotFound("no Qualcomm Sahara USB device visible")
+        raise DeviceNotFound("no Qualcomm Sahara USB device visible", nothing_visible=True)
     seen = _plural(len(found), "Qualcomm device")
     denied = [c for c in by_path if c.info.access != "ok"]
     if serial and denied:
@@ -394,7 +401,7 @@ class UsbTransport(Transport):
 
     scheme = "usb"
     message_boundaries = True  # one read = one bulk transfer
-    default_chunk_size = 512 * 1024  # sahara-protocol.md §10.4 recommendation
+    default_chunk_size = 512 * 1024  # docs/protocol.md#request-sizing
 
     def __init__(
         self,
@@ -465,7 +472,7 @@ class UsbTransport(Transport):
         that is not libusb (the simulator, where scanning is exact and cheap), it always
         says yes. ``open()`` itself swaps in a fresh libusb context whenever the bus
         changed after the current one was made, so a re-enumerated board is found even
-        when the context missed the hot-plug event (ux-and-style.md §b5 item 5).
+        when the context missed the hot-plug event (docs/protocol.md#choosing-the-libusb-backend).
         """
         if not usb_backend.is_libusb(self._backend()):
             return True
@@ -482,6 +489,9 @@ class UsbTransport(Transport):
         if self._dev is not None:
             return
         self.backend = usb_backend.current_context(self._backend())
+        if usb_backend.is_libusb(self.backend) and not os.path.isdir(SYSFS_USB_BUS):
+            raise NoUsbBus(f"this machine has no USB bus ({SYSFS_USB_BUS} is missing): no USB "
+                           "device can appear here")
         cand = _select(_scan(self._backend(), self.extra_ids), self.serial, self.usb_path)
         self._claim(cand)
 
@@ -505,7 +515,8 @@ class UsbTransport(Transport):
                 if exc.errno is not None:
                     raise
                 # pyusb's "Configuration not set": only then configure (a
-                # set_configuration on a configured device is a soft reset, §b5).
+                # set_configuration on a configured device is a soft reset,
+                # docs/protocol.md#usb-endpoints-and-opening).
                 dev.set_configuration()
             if self._kernel_driver_active(dev, ifnum):
                 log.info("%s: detaching the kernel driver from interface %d", what, ifnum)
@@ -553,7 +564,8 @@ class UsbTransport(Transport):
         if dev is None:
             return
         # Release only: no attach_kernel_driver (qcserial would grab the device and
-        # ModemManager poke it, §12.4), no reset (it would lose the dump).
+        # ModemManager poke it, docs/protocol.md#linux-access-udev-drivers-and-modemmanager), no
+        # reset (it would lose the dump).
         with contextlib.suppress(Exception):
             usb.util.release_interface(dev, self._ifnum)
         with contextlib.suppress(Exception):
@@ -597,8 +609,8 @@ class UsbTransport(Transport):
         """One host read into ``self._rx``: (byte count, bytes that followed a full buffer)."""
         dev, info = self._require_open()
         mps = self._mps_in or 512
-        # §10.5: a buffer that is a multiple of the max packet size (no babble) and
-        # strictly larger than what is asked for, so a ZLP ends this very read.
+        # docs/protocol.md#zero-length-packets: a buffer that is a multiple of the max packet size
+        # (no babble) and strictly larger than what is asked for, so a ZLP ends this very read.
         want = (size // mps + 1) * mps
         have = len(self._rx)
         if not (want <= have <= max(2 * want, 64 * 1024)) or have % mps:
@@ -679,6 +691,6 @@ class UsbTransport(Transport):
             if sent != n:
                 raise TransferTimeout(f"{what}: the device took {sent} of {n} bytes")
             if self.out_zlp and n and n % (self._mps_out or 512) == 0:
-                # End the transfer explicitly (§10.5): the device's receive would
-                # otherwise wait for more packets.
+                # End the transfer explicitly (docs/protocol.md#zero-length-packets): the device's
+                # receive would otherwise wait for more packets.
                 dev.write(self._ep_out, array.array("B"), _ms(timeout))

@@ -1,18 +1,19 @@
 """Which libusb qdlpy uses: resolved once per process, in ``get_backend()`` only.
 
 pyusb's libusb1 backend is a process-wide singleton: whichever library is loaded first
-wins, and a later ``find_library=`` has no effect (ux-and-style.md §b5, usb-emulation.md
-§5 "Caveat 1"). So nothing else in qdlpy may call ``usb.backend.libusb1.get_backend()``
-or ``libusb_package.get_libusb1_backend()``; everything goes through here.
+wins, and a later ``find_library=`` has no effect (docs/protocol.md#choosing-the-libusb-backend). So
+nothing else in qdlpy may call ``usb.backend.libusb1.get_backend()`` or
+``libusb_package.get_libusb1_backend()``; everything goes through here.
 
-Order (ux-and-style.md §b5 "Recommendation for backend resolution"):
+Order (docs/protocol.md#choosing-the-libusb-backend):
 
-1. ``QDLPY_USB_SIM=scenario[,scenario...]``: the simulator's fake pyusb backend
-   (qdlpy.simulator.pyusb_backend), so tests and CLI subprocesses run the production USB
-   transport without hardware.
+1. A backend plugged in with ``plug_backend()``: the simulator's pyusb backend (the ``qdlpy``
+   command plugs it when ``QDLPY_USB_SIM`` is set, see qdlpy.simulator.pyusb_backend), so
+   tests and CLI subprocesses run the production USB transport without hardware. This
+   module never imports the simulator: it is handed a factory.
 2. ``QDLPY_LIBUSB`` = a path to a libusb-1.0 shared object, ``system`` or ``bundled``.
 3. Default: the system libusb through pyusb's normal lookup, else libusb-package's
-   bundled build (a udev-less libusb 1.0.x wheel, usb-emulation.md §5).
+   bundled build (a udev-less libusb 1.0.x wheel, docs/protocol.md#choosing-the-libusb-backend).
 
 ``backend_info()`` tells ``qdlpy doctor`` what won (library path, libusb version, why), and
 distinguishes "library not found" from "library loaded but libusb_init failed" (libusb
@@ -27,6 +28,7 @@ import logging
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from qdlpy.errors import BackendUnavailable
@@ -40,21 +42,20 @@ __all__ = [
     "bus_signature",
     "is_libusb",
     "reset_backend_cache",
+    "plug_backend",
     "ENV_LIBUSB",
-    "ENV_USB_SIM",
 ]
 
 log = logging.getLogger(__name__)
 
 ENV_LIBUSB = "QDLPY_LIBUSB"
-ENV_USB_SIM = "QDLPY_USB_SIM"
 
 
 @dataclasses.dataclass(frozen=True)
 class BackendInfo:
     """What ``get_backend()`` chose, for ``qdlpy doctor`` and ``-v`` logs."""
 
-    kind: str  # "system", "bundled", "path" or "sim"
+    kind: str  # "system", "bundled", "path", or the kind a plugged backend declared ("sim")
     library: str | None  # the loaded shared object (absolute path when it can be found)
     version: str | None  # libusb_get_version(), e.g. "1.0.26.11724"
     reason: str  # why this one, e.g. "default: system libusb found by pyusb"
@@ -65,6 +66,7 @@ class BackendInfo:
 
 _lock = threading.Lock()
 _cached: tuple[Any, BackendInfo] | None = None
+_plugged: tuple[Callable[[], Any], BackendInfo] | None = None
 
 
 def get_backend() -> Any:
@@ -77,11 +79,23 @@ def backend_info() -> BackendInfo:
     return _resolve()[1]
 
 
-def reset_backend_cache() -> None:
-    """Forget the cached choice (tests only: pyusb's own singleton is not reset)."""
-    global _cached
+def plug_backend(factory: Callable[[], Any], *, kind: str, reason: str) -> None:
+    """Use the pyusb backend ``factory()`` builds (on first use) instead of any libusb.
+
+    For backends that are not a libusb, such as the simulator's; ``kind`` and ``reason``
+    are what ``backend_info()`` (and ``qdlpy doctor``) will report.
+    """
+    global _cached, _plugged
     with _lock:
+        _plugged = (factory, BackendInfo(kind, None, None, reason))
         _cached = None
+
+
+def reset_backend_cache() -> None:
+    """Forget the choice and any plugged backend (tests: pyusb's own singleton stays)."""
+    global _cached, _plugged
+    with _lock:
+        _cached, _plugged = None, None
 
 
 def _resolve() -> tuple[Any, BackendInfo]:
@@ -107,7 +121,8 @@ def bus_signature(root: str = SYSFS_USB) -> frozenset[str] | None:
 
     ``"1-2@7"``: device 1-2 has device number 7. A re-enumeration changes the number, an
     arrival or departure the set, so comparing fingerprints tells whether a libusb
-    context created earlier may have missed something (ux-and-style.md §b5 item 5).
+    context created earlier may have missed something
+    (docs/protocol.md#choosing-the-libusb-backend).
     """
     try:
         names = os.listdir(root)
@@ -153,13 +168,9 @@ def current_context(backend: Any) -> Any:
 
 
 def _choose() -> tuple[Any, BackendInfo]:
-    sim = os.environ.get(ENV_USB_SIM, "").strip()
-    if sim:
-        from qdlpy.simulator.pyusb_backend import backend_from_spec
-
-        return backend_from_spec(sim), BackendInfo(
-            "sim", None, None, f"{ENV_USB_SIM}={sim}: simulated devices"
-        )
+    if _plugged is not None:
+        factory, info = _plugged
+        return factory(), info
     choice = os.environ.get(ENV_LIBUSB, "").strip()
     if choice == "system":
         chosen = _system(f"{ENV_LIBUSB}=system", required=True)
@@ -232,7 +243,8 @@ def _load_path(path: str, kind: str, reason: str) -> tuple[Any, BackendInfo]:
         raise BackendUnavailable(f"{reason}: {_init_failed_text()}")
     loaded = _library_path(libusb1._lib)
     if os.path.realpath(loaded) != os.path.realpath(path):
-        # pyusb's singleton was already loaded with another library (usb-emulation.md §5).
+        # pyusb's singleton was already loaded with another library
+        # (docs/protocol.md#choosing-the-libusb-backend).
         raise BackendUnavailable(
             f"{reason}: libusb was already loaded from {loaded} in this process; "
             "set the choice before anything touches USB"
@@ -292,8 +304,8 @@ def fresh_context(backend: Any) -> Any:
 
     pyusb keeps one libusb context per process; without hot-plug events (containers
     without uevents, udev-less libusb builds) its device list can go stale, so a board
-    that re-enumerated would stay invisible (ux-and-style.md §b5 item 5). A fresh context
-    rescans the bus. This is the one place qdlpy touches pyusb's private API
+    that re-enumerated would stay invisible (docs/protocol.md#choosing-the-libusb-backend). A fresh
+    context rescans the bus. This is the one place qdlpy touches pyusb's private API
     (``usb.backend.libusb1._LibUSB``); tests/transport/test_usb_backend.py pins it.
     Backends that are not pyusb's libusb1 (the simulator) are returned unchanged.
     """

@@ -9,17 +9,16 @@ from pathlib import Path
 
 import pytest
 from helpers import qdlpy_command
+from oracle import kmemdump
 
 from qdlpy.cli.main import main
-from qdlpy.simulator import kmemdump_image as kimg
 
 MakeFolder = Callable[..., Path]
 
 
-
 def test_assemble_json_subprocess(make_folder: MakeFolder) -> None:
-    s = kimg.build("x86_64")
-    folder = make_folder(s.without("md_Knr_irqs13.BIN"))
+    s = kmemdump.build("x86_64").without(13)
+    folder = make_folder(s)
     proc = subprocess.run([*qdlpy_command(), "assemble", str(folder), "--json"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
@@ -28,30 +27,33 @@ def test_assemble_json_subprocess(make_folder: MakeFolder) -> None:
     assert doc["output"] == str(folder / "minidump.elf")
     assert doc["kernel"]["osrelease"] == s.osrelease
     assert doc["kernel"]["regions_missing"] == 1
-    assert doc["kernel"]["missing"][0]["paddr"] == hex(s.load_for(13).pa)
+    assert doc["kernel"]["missing"][0]["paddr"] == hex(s.load(13).pa)
+    assert (folder / "minidump.elf").read_bytes() == s.expected()
     assert doc["address_source"] == "manifest"
     assert any(c.startswith("crash --minimal vmlinux ") for c in doc["next_commands"])
 
 
 def test_assemble_human_output(make_folder: MakeFolder, capsys: pytest.CaptureFixture[str]) -> None:
-    s = kimg.build("arm64")
+    s = kmemdump.build("arm64")
     folder = make_folder(s)
     out = folder / "x.elf"
     assert main(["assemble", str(folder), "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert s.osrelease in text and "aarch64" in text and "gdb-multiarch" in text
-    assert out.read_bytes() == s.reference
+    assert out.read_bytes() == s.expected()
 
 
 def test_assemble_strict_and_repair_flags(make_folder: MakeFolder,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    s = kimg.build("x86_64", corrupt_notes=True)
+    s = kmemdump.build("x86_64", corrupt_notes=True)
     folder = make_folder(s)
     assert main(["assemble", str(folder), "--strict"]) == 10
     assert "--repair" in capsys.readouterr().err
+    assert not (folder / "minidump.elf").exists()
     assert main(["assemble", str(folder), "--repair", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["kernel"]["repairs"] and doc["kernel"]["osrelease"] == s.osrelease
+    assert (folder / "minidump.elf").read_bytes() == s.expected(repair=True)
 
 
 def test_assemble_error_json_and_exit_code(tmp_path: Path,
@@ -67,13 +69,13 @@ def test_assemble_error_json_and_exit_code(tmp_path: Path,
 
 def test_assemble_encrypted_exit_code(make_folder: MakeFolder,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    folder = make_folder(kimg.build("arm64", encrypted=True))
+    folder = make_folder(kmemdump.build("arm64", encrypted=True))
     assert main(["assemble", str(folder)]) == 10
     assert "encrypted" in capsys.readouterr().err
 
 
 def test_inspect_json_subprocess(make_folder: MakeFolder) -> None:
-    s = kimg.build("arm64")
+    s = kmemdump.build("arm64")
     folder = make_folder(s)
     assert main(["assemble", str(folder), "--json"]) == 0
     proc = subprocess.run([*qdlpy_command(), "inspect", str(folder / "minidump.elf"), "--json"],
@@ -87,7 +89,7 @@ def test_inspect_json_subprocess(make_folder: MakeFolder) -> None:
 
 
 def test_inspect_folder_human(make_folder: MakeFolder, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = make_folder(kimg.build("x86_64").without("md_Kprb24.BIN"))
+    folder = make_folder(kmemdump.build("x86_64").without(24))
     assert main(["inspect", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "address source: manifest" in out and "missing" in out and "OSRELEASE=" in out
@@ -102,7 +104,7 @@ def test_inspect_missing_path_exit_code(tmp_path: Path,
 
 def test_warnings_go_to_stderr_data_to_stdout(make_folder: MakeFolder,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    folder = make_folder(kimg.build("arm64", corrupt_notes=True).without("md_Kprb24.BIN"))
+    folder = make_folder(kmemdump.build("arm64", corrupt_notes=True).without(24))
     assert main(["assemble", str(folder)]) == 0
     cap = capsys.readouterr()
     assert "warning:" not in cap.out and "warning: " in cap.err

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracle import kmemdump
+from oracle.folder import TableEntry, write_folder
 
 from qdlpy.assemble import assemble, inspect
 from qdlpy.errors import QdlpyError
-from qdlpy.simulator import kmemdump_image as kimg
 
-BASE = kimg.build("arm64")
-SMALL = dataclasses.replace(BASE, regions=BASE.regions[:8])  # KELF, vmcoreinfo, 6 data
+BASE = kmemdump.build("arm64")
+SMALL = list(BASE.rows[:8])  # KELF, vmcoreinfo, 6 data regions
 
 
-def _run(rows: list[kimg.RegionRecord], source: str) -> None:
+def _run(rows: list[TableEntry], source: str) -> None:
     with tempfile.TemporaryDirectory() as d:
-        folder = kimg.write_folder(Path(d) / "dump", rows, source=source)  # type: ignore[arg-type]
+        folder = write_folder(Path(d) / "dump", rows,
+                              sources=() if source == "none" else (source,))
         try:
             report = assemble(folder)
         except QdlpyError:
@@ -35,6 +36,10 @@ def _run(rows: list[kimg.RegionRecord], source: str) -> None:
             pass
 
 
+def _with_header(kelf: bytes) -> list[TableEntry]:
+    return [TableEntry(SMALL[0].base, SMALL[0].desc, SMALL[0].filename, kelf), *SMALL[1:]]
+
+
 mutation = st.lists(st.tuples(st.integers(0, len(BASE.kelf) - 1), st.integers(0, 255)),
                     min_size=1, max_size=12)
 
@@ -48,8 +53,7 @@ def test_mutated_kelf_header(edits: list[tuple[int, int]], cut: int | None, sour
         kelf[pos] = val
     if cut is not None:
         kelf = kelf[:cut]
-    s = SMALL.with_file("md_KELF1.BIN", bytes(kelf))
-    _run(list(s.regions), source)
+    _run(_with_header(bytes(kelf)), source)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -58,10 +62,10 @@ def test_mutated_kelf_header(edits: list[tuple[int, int]], cut: int | None, sour
                                st.binary(max_size=64)), max_size=4))
 def test_random_bytes_and_table(header: bytes, vm: bytes,
                                 data: list[tuple[int, int, bytes]]) -> None:
-    rows = [kimg.RegionRecord("md_KELF1", "md_KELF1.BIN", 0x1000, len(header), header),
-            kimg.RegionRecord("md_Kvmcorein2", "md_Kvmcorein2.BIN", 0x2000, len(vm), vm)]
-    rows += [kimg.RegionRecord(f"md_Kunknown{50 + i}", f"md_Kunknown{50 + i}.BIN", base, length,
-                               blob) for i, (base, length, blob) in enumerate(data)]
+    rows = [TableEntry(0x1000, "md_KELF1", "md_KELF1.BIN", header),
+            TableEntry(0x2000, "md_Kvmcorein2", "md_Kvmcorein2.BIN", vm)]
+    rows += [TableEntry(base, f"md_Kunknown{50 + i}", f"md_Kunknown{50 + i}.BIN", blob,
+                        length=length) for i, (base, length, blob) in enumerate(data)]
     _run(rows, "manifest")
 
 
@@ -72,5 +76,4 @@ def test_hostile_program_header_fields(phdr: int, field: int, value: int) -> Non
     at = 64 + 56 * phdr + (0 if field == 0 else 8 * field)  # p_type/flags, offset.. align
     width = 4 if field == 0 else 8
     kelf[at : at + width] = (value % (1 << (8 * width))).to_bytes(width, "little")
-    s = SMALL.with_file("md_KELF1.BIN", bytes(kelf))
-    _run(list(s.regions), "manifest")
+    _run(_with_header(bytes(kelf)), "manifest")

@@ -1,4 +1,6 @@
-"""Third-party consumers accept the assembled ELF: readelf, pyelftools, gdb and crash."""
+"""Third-party consumers read every assembled ELF variant as the oracle says they must:
+readelf and pyelftools (program headers, the note walk, the VMCOREINFO text), gdb (region
+bytes at PT_LOAD addresses) and crash (x86_64)."""
 
 from __future__ import annotations
 
@@ -7,48 +9,72 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from elftools.elf.elffile import ELFFile
+import pytest
+from oracle import kmemdump
+from oracle.kmemdump import KernelSet
 
 from qdlpy.assemble import assemble
-from qdlpy.simulator import kmemdump_image as kimg
 
 MakeFolder = Callable[..., Path]
 Tool = Callable[[str], str]
+Verify = Callable[..., None]
+
+
+def _cut(s: KernelSet, region_id: int, n: int) -> KernelSet:
+    return s.with_file(region_id, (s.row(region_id).data or b"")[:n])
+
+
+# name -> (the damaged set for an arch, address source, --repair)
+VARIANTS: dict[str, Callable[[str], tuple[KernelSet, str, bool]]] = {
+    "plain": lambda a: (kmemdump.build(a), "manifest", False),
+    "shuffled-dump_info": lambda a: (kmemdump.build(a).shuffled(7), "dump_info", False),
+    "shuffled-load.cmm": lambda a: (kmemdump.build(a).shuffled(8), "load.cmm", False),
+    "heuristic": lambda a: (kmemdump.build(a), "none", False),
+    "reregistered": lambda a: (kmemdump.build(a, reregister=17), "manifest", False),
+    "misaligned": lambda a: (kmemdump.build(a, misaligned=True), "manifest", False),
+    "meminspect": lambda a: (kmemdump.build(a, numbering="meminspect"), "manifest", False),
+    "long-names": lambda a: (kmemdump.build(a, long_names=True), "dump_info", False),
+    "missing-region": lambda a: (kmemdump.build(a).without(20), "manifest", False),
+    "missing-first-and-last": lambda a: (kmemdump.build(a).without(3).without(53),
+                                         "manifest", False),
+    "listed-without-file": lambda a: (kmemdump.build(a).without_file(27), "manifest", False),
+    "missing-vmcoreinfo": lambda a: (kmemdump.build(a).without(2), "manifest", False),
+    "short-vmcoreinfo": lambda a: (_cut(kmemdump.build(a), 2, 100), "manifest", False),
+    "short-file": lambda a: (_cut(kmemdump.build(a), 3, 1000), "manifest", False),
+    "long-file": lambda a: (kmemdump.build(a).with_file(10, bytes(300)), "manifest", False),
+    "header-short": lambda a: (_cut(kmemdump.build(a), 1, -4), "none", False),
+    "corrupt-notes": lambda a: (kmemdump.build(a, corrupt_notes=True), "manifest", False),
+    "corrupt-notes-repaired": lambda a: (kmemdump.build(a, corrupt_notes=True), "manifest",
+                                         True),
+}
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_readelf_parses_headers_and_notes(arch: str, make_folder: MakeFolder, tool: Tool) -> None:
-    readelf = tool("readelf")
-    s = kimg.build(arch)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_readers_see_the_oracle_elf(arch: str, variant: str, make_folder: MakeFolder,
+                                    verify: Verify, tool: Tool) -> None:
+    tool("readelf")  # verify() uses it whenever installed; say so when it is not
+    s, source, repair = VARIANTS[variant](arch)
+    folder = make_folder(s, source=source)
+    assemble(folder, repair=repair)
+    verify(folder / "minidump.elf", s, repair=repair)
+
+
+def test_readelf_file_header_and_group_sections(arch: str, make_folder: MakeFolder,
+                                                tool: Tool) -> None:
+    s = kmemdump.build(arch)
     folder = make_folder(s)
     assemble(folder)
-    proc = run(readelf, "-h", "-l", "-n", "-W", str(folder / "minidump.elf"))
+    proc = run(tool("readelf"), "-h", "-W", str(folder / "minidump.elf"))
     assert proc.returncode == 0 and "Warning" not in proc.stderr, proc.stderr
     assert "CORE (Core file)" in proc.stdout
-    assert proc.stdout.count("  LOAD ") == len(s.loads)
-    assert "NT_PRSTATUS" in proc.stdout and "VMCOREINFO" in proc.stdout
-    # group ELFs carry section names
-    proc = run(readelf, "-S", "-l", "-W", str(folder / "minidump-subsystems.elf"))
+    assert {"arm64": "AArch64", "x86_64": "X86-64"}[arch] in proc.stdout
+    assert f"Number of program headers:         {1 + len(s.loads)}" in proc.stdout
+    proc = run(tool("readelf"), "-S", "-l", "-W", str(folder / "minidump-subsystems.elf"))
     assert proc.returncode == 0 and "md_ADSP_XYZ" in proc.stdout and "STR_TBL" in proc.stdout
-
-
-def test_pyelftools_reads_every_region_at_its_address(arch: str, make_folder: MakeFolder) -> None:
-    s = kimg.build(arch).shuffled(seed=5)
-    folder = make_folder(s)
-    assemble(folder)
-    with open(folder / "minidump.elf", "rb") as f:
-        elf = ELFFile(f)
-        assert elf["e_type"] == "ET_CORE"
-        segs = list(elf.iter_segments())
-        assert segs[0]["p_type"] == "PT_NOTE"
-        notes = list(segs[0].iter_notes())
-        assert [n["n_name"] for n in notes] == ["CORE", "CORE", "VMCOREINFO"]
-        assert bytes(notes[2]["n_desc"]).startswith(b"OSRELEASE=")
-        by_pa = {seg["p_paddr"]: seg.data() for seg in segs[1:]}
-    assert by_pa == {ld.pa: ld.data for ld in s.loads}
 
 
 def _gdb_bytes(gdb: str, core: Path, addr: int, n: int = 8) -> bytes:
@@ -62,25 +88,25 @@ def _gdb_bytes(gdb: str, core: Path, addr: int, n: int = 8) -> bytes:
 def test_gdb_reads_regions_at_pt_load_vaddrs(arch: str, make_folder: MakeFolder,
                                              tool: Tool) -> None:
     gdb = tool("gdb-multiarch" if arch == "arm64" else "gdb")
-    s = kimg.build(arch, reregister=17)  # PT_LOAD order != id order as well
+    s = kmemdump.build(arch, reregister=17)  # PT_LOAD order != id order as well
     folder = make_folder(s.shuffled(seed=9))
     assemble(folder)
     core = folder / "minidump.elf"
-    for ld in (s.load_for(11), s.load_for(17), s.loads[-2], s.load_for(3)):
-        assert _gdb_bytes(gdb, core, ld.va) == ld.data[:8], ld.name
-    banner = s.load_for(11)
+    for ld in (s.load(11), s.load(17), s.loads[-2], s.load(3)):
+        assert _gdb_bytes(gdb, core, ld.va) == ld.data[:8], ld.label
+    banner = s.load(11)
     proc = run(gdb, "-batch", "-nx", "-ex", f"x/s 0x{banner.va:x}", "-c", str(core))
     assert f"Linux version {s.osrelease}" in proc.stdout
 
 
 def test_gdb_sees_zeros_for_a_missing_region(make_folder: MakeFolder, tool: Tool) -> None:
     gdb = tool("gdb")
-    s = kimg.build("x86_64")
-    folder = make_folder(s.without("md_Kinit_uts21.BIN"))
+    s = kmemdump.build("x86_64").without(21)
+    folder = make_folder(s)
     assemble(folder)
     core = folder / "minidump.elf"
-    assert _gdb_bytes(gdb, core, s.load_for(21).va) == bytes(8)  # p_memsz kept: zeros
-    nxt = s.load_for(22)
+    assert _gdb_bytes(gdb, core, s.load(21).va) == bytes(8)  # p_memsz kept: zeros
+    nxt = s.load(22)
     assert _gdb_bytes(gdb, core, nxt.va) == nxt.data[:8]  # the next region is not shifted
 
 
@@ -91,7 +117,7 @@ def _crash_debug(crash: str, core: Path) -> str:
 
 def test_crash_accepts_the_x86_64_minidump(make_folder: MakeFolder, tool: Tool) -> None:
     crash = tool("crash")
-    s = kimg.build("x86_64")
+    s = kmemdump.build("x86_64")
     folder = make_folder(s.shuffled(seed=2))
     assemble(folder)
     core = folder / "minidump.elf"
@@ -100,23 +126,22 @@ def test_crash_accepts_the_x86_64_minidump(make_folder: MakeFolder, tool: Tool) 
     assert proc.stdout.strip() == s.osrelease
     debug = _crash_debug(crash, core)
     assert "KDUMP_ELF64" in debug
-    first_data = len(s.kelf) + s.vmcoreinfo_descsz
-    assert re.search(rf"header_size:\s+{first_data}\b", debug), debug[:2000]
+    assert re.search(rf"header_size:\s+{s.data_start}\b", debug), debug[:2000]
     assert re.search(rf"num_pt_load_segments:\s+{len(s.loads)}\b", debug)
 
 
 def test_crash_with_a_missing_region_and_after_repair(make_folder: MakeFolder,
                                                       tool: Tool) -> None:
     crash = tool("crash")
-    s = kimg.build("x86_64")
-    folder = make_folder(s.without("md_Knr_swapf20.BIN"))
+    s = kmemdump.build("x86_64").without(20)
+    folder = make_folder(s)
     assemble(folder)
     proc = run(crash, "--osrelease", str(folder / "minidump.elf"))
     assert proc.stdout.strip() == s.osrelease
     debug = _crash_debug(crash, folder / "minidump.elf")
     assert "may be truncated" not in debug  # the file is exactly as long as its headers say
 
-    bad = kimg.build("x86_64", corrupt_notes=True)
+    bad = kmemdump.build("x86_64", corrupt_notes=True)
     folder = make_folder(bad)
     assemble(folder)  # unrepaired: crash cannot walk to VMCOREINFO
     assert run(crash, "--osrelease", str(folder / "minidump.elf")).stdout.strip() != bad.osrelease

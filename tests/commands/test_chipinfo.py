@@ -1,4 +1,5 @@
-"""Decoding of command-mode answers (qdlpy.chipinfo; sahara-protocol.md §11.2, §11.3)."""
+"""Decoding of command-mode answers (qdlpy.chipinfo; docs/protocol.md#client-commands,
+docs/protocol.md#chip-identity)."""
 
 from __future__ import annotations
 

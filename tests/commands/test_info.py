@@ -86,7 +86,8 @@ def test_v3_refused_pk_hash_is_unavailable_not_a_crash(cli: Cli) -> None:
     assert "0x1f" in doc["unavailable"]["oem_pk_hash"]
     assert doc["serial_number"] == f"0x{cs.SERIAL_NUMBER:08x}"
     assert doc["hw_id"]["msm_id"] == f"0x{cs.MSM_ID:08x}"
-    # The simulated device, like several real ones (§11.1), takes only RESET after that.
+    # The simulated device, like several real ones (docs/protocol.md#command-mode-flow), takes only
+    # RESET after that.
     assert doc["left_in"] == "needs-reset"
     assert any("accepts only RESET" in w for w in doc["warnings"])
 

@@ -1,6 +1,6 @@
 """Fixtures of the real-kernel tier: the generator runs once per architecture per session.
 
-Skips and failures (the brief's rule): a missing package skips the tier on a developer
+Skips and failures: a missing package skips the tier on a developer
 machine, naming the command that enables it; in CI (CI=true) it fails. QDLPY_E2E=0 skips
 the tier on purpose; QDLPY_E2E_ARCHES (default "x86_64,arm64") picks the architectures;
 QDLPY_E2E_CACHE moves the download cache; QDLPY_E2E_QDLPY runs another qdlpy executable.

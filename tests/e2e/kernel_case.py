@@ -30,6 +30,11 @@ class KernelCase:
         return Path(self.expected["vmlinux"])
 
     @property
+    def crash(self) -> list[str]:
+        """The argv prefix that runs a crash reading this architecture's cores."""
+        return [str(part) for part in self.expected["crash_command"]]
+
+    @property
     def reference(self) -> Path:
         return self.out / str(self.expected["reference_elf"])
 

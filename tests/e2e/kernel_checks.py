@@ -3,7 +3,7 @@
 Assertions use runtime values only: the marker line /init wrote to /dev/kmsg and the
 hostname it set. gdb silently reads addresses missing from a core out of vmlinux's own
 sections, so a compile-time value (``init_uts_ns.name.release``) would pass even with an
-empty core (real-kernel-e2e.md §4.2).
+empty core (docs/testing.md#trust-only-runtime-values).
 """
 
 from __future__ import annotations
@@ -33,21 +33,23 @@ def _run(argv: list[str], timeout: float = TOOL_TIMEOUT) -> subprocess.Completed
         pytest.fail(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s")
 
 
-def _crash(vmlinux: Path, core: Path, commands: list[str], flags: list[str]) -> \
-        subprocess.CompletedProcess[str]:
-    with tempfile.NamedTemporaryFile("w", suffix=".crash", delete=False) as f:
-        f.write("\n".join([*commands, "quit"]) + "\n")
-        cmdfile = f.name
+def _crash(crash: list[str], vmlinux: Path, core: Path, commands: list[str],
+           flags: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run crash (``crash``: its argv prefix, KernelCase.crash) on ``commands``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".crash", delete=False) as script:
+        script.write("\n".join([*commands, "quit"]) + "\n")
+        cmdfile = script.name
     try:
-        return _run(["crash", "-s", *flags, str(vmlinux), str(core), "-i", cmdfile])
+        return _run([*crash, "-s", *flags, str(vmlinux), str(core), "-i", cmdfile])
     finally:
         Path(cmdfile).unlink(missing_ok=True)
 
 
-def crash_log(vmlinux: Path, core: Path) -> str:
+def crash_log(vmlinux: Path, core: Path, *, crash: list[str]) -> str:
     """``crash -s --minimal vmlinux core`` + ``log``: the kernel log as crash prints it.
-    crash exits 0 even when ``log`` fails (§7 pitfall 7), so callers grep the marker."""
-    proc = _crash(vmlinux, core, ["log"], ["--minimal"])
+    crash exits 0 even when ``log`` fails (docs/testing.md#trust-only-runtime-values), so callers
+    grep the marker."""
+    proc = _crash(crash, vmlinux, core, ["log"], ["--minimal"])
     return proc.stdout + proc.stderr
 
 
@@ -84,9 +86,10 @@ class FullModeResult:
 FULL_MODE_FLAGS = ["-d", "1", "--no_modules", "--no_panic", "--no_kmem_cache", "--zero_excluded"]
 
 
-def crash_full_mode(vmlinux: Path, core: Path) -> FullModeResult:
-    """Stock crash in full mode; -d 1 is what makes it say which read failed (§4.4)."""
-    proc = _crash(vmlinux, core, ["sys"], FULL_MODE_FLAGS)
+def crash_full_mode(vmlinux: Path, core: Path, *, crash: list[str]) -> FullModeResult:
+    """Stock crash in full mode; -d 1 is what makes it say which read failed
+    (docs/testing.md#crash-full-mode)."""
+    proc = _crash(crash, vmlinux, core, ["sys"], FULL_MODE_FLAGS)
     text = proc.stdout + proc.stderr
     errors = [f"{kind} at {addr}" for addr, kind in
               re.findall(r'read error: .*?address: (\S+)\s+type: "([^"]*)"', text)]

@@ -5,24 +5,38 @@
 #   python -m pip install drgn pyelftools
 # The guest kernels are not installed: the generator fetches them with `apt-get download`
 # into its cache (.cache/e2e or $QDLPY_E2E_CACHE).
+#
+# crash: Debian builds it for its own architecture's cores only. A guest of the host's
+# architecture gets the `crash` package; for the other one the generator unpacks Debian's
+# crash build of that architecture into its cache and runs it under qemu-user
+# (generator/crashtool.py), which needs qemu-user-static and that architecture's libraries
+# (multiarch).
 set -euo pipefail
 
 arches=("$@")
 [ ${#arches[@]} -eq 0 ] && arches=(x86_64 arm64)
 
+host=$(dpkg --print-architecture)
+# what Debian's crash links against (`apt-cache depends crash`)
+crash_libs=(libc6 libgcc-s1 liblzo2-2 libncursesw6 libsnappy1v5 libstdc++6 libtinfo6 libzstd1
+            zlib1g)
+
 pkgs=(gdb)
 for arch in "${arches[@]}"; do
     case "$arch" in
-        x86_64) pkgs+=(qemu-system-x86 crash) ;;
-        arm64)
-            pkgs+=(qemu-system-arm gdb-multiarch)
-            # only so that `apt-get download <pkg>:arm64` works; nothing arm64 gets installed
-            if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-                dpkg --add-architecture arm64
-            fi
-            ;;
+        x86_64) deb=amd64; pkgs+=(qemu-system-x86) ;;
+        arm64) deb=arm64; pkgs+=(qemu-system-arm gdb-multiarch) ;;
         *) echo "prepare.sh: unknown arch '$arch' (x86_64, arm64)" >&2; exit 2 ;;
     esac
+    if [ "$deb" = "$host" ]; then
+        pkgs+=(crash)
+    else
+        # for `apt-get download` of the guest kernel and of crash:$deb, and crash's libraries
+        if ! dpkg --print-foreign-architectures | grep -qx "$deb"; then
+            dpkg --add-architecture "$deb"
+        fi
+        pkgs+=(qemu-user-static "${crash_libs[@]/%/:$deb}")
+    fi
 done
 
 export DEBIAN_FRONTEND=noninteractive

@@ -23,9 +23,8 @@ from typing import Any
 
 import pytest
 
-__all__ = ["qdlpy_executable", "missing_commands", "serve", "run_json", "NOT_YET"]
+__all__ = ["qdlpy_executable", "serve", "run_json"]
 
-NOT_YET = "qdlpy simulate/pull/assemble not available yet"
 LISTEN_RE = re.compile(r"listening on (tcp:127\.0\.0\.1:\d+)")
 READY_TIMEOUT = 60.0
 CLI_TIMEOUT = 300.0
@@ -44,14 +43,6 @@ def qdlpy_executable() -> str:
     if not found:
         pytest.fail("the qdlpy console script is not installed (pip install -e .)")
     return found
-
-
-def missing_commands(*names: str) -> list[str]:
-    """Commands not listed by ``qdlpy --help`` (click lists one per line, indented)."""
-    proc = subprocess.run([qdlpy_executable(), "--help"], capture_output=True, text=True,
-                          timeout=60, check=False)
-    listed = set(re.findall(r"^  ([a-z][a-z0-9-]*)\b", proc.stdout, re.MULTILINE))
-    return [n for n in names if n not in listed]
 
 
 @contextlib.contextmanager

@@ -1,7 +1,9 @@
-"""Command ids, modes and status codes against sahara-protocol.md §4, §6 and §7.
+"""Command ids, modes and status codes against docs/protocol.md#command-table,
+docs/protocol.md#modes, docs/protocol.md#status-codes.
 
 The expected values are typed in from the reference tables, never computed from the
-module under test, so a shifted table (edl's ErrorDesc is off by one, §7) fails here.
+module under test, so a shifted table (edl's ErrorDesc is off by one, docs/protocol.md#status-codes)
+fails here.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from qdlpy.protocols.constants import (
 )
 from qdlpy.protocols.errors import DeviceNak, ProtocolError, QdlpyError
 
-# sahara-protocol.md §4 (id -> name as qdlpy spells it).
+# docs/protocol.md#command-table (id -> name as qdlpy spells it).
 COMMANDS = {
     0x01: "HELLO",
     0x02: "HELLO_RESP",
@@ -40,7 +42,7 @@ COMMANDS = {
     0x13: "RESET_STATE_MACHINE",
 }
 
-# sahara-protocol.md §7, code -> device-header name without the STATUS_/NAK_ split.
+# docs/protocol.md#status-codes, code -> device-header name without the STATUS_/NAK_ split.
 STATUS_NAMES = {
     0x00: "SUCCESS",
     0x01: "NAK_INVALID_CMD",
@@ -93,7 +95,7 @@ def test_command_ids_match_reference_table() -> None:
 
 
 def test_modes_match_reference_table() -> None:
-    # §6: 0 image transfer pending, 1 complete, 2 memory debug, 3 command.
+    # docs/protocol.md#modes: 0 image transfer pending, 1 complete, 2 memory debug, 3 command.
     assert (Mode.IMAGE_TX_PENDING, Mode.IMAGE_TX_COMPLETE, Mode.MEMORY_DEBUG, Mode.COMMAND) == (
         0,
         1,
@@ -117,7 +119,7 @@ def test_every_status_has_its_own_nonempty_text() -> None:
 @pytest.mark.parametrize(
     ("code", "words"),
     [
-        # The texts an off-by-one table (edl's ErrorDesc, §7 "edl pitfall") gets wrong.
+        # The texts an off-by-one table (edl's ErrorDesc, docs/protocol.md#status-codes) gets wrong.
         (0x00, "success"),
         (0x01, "invalid command"),
         (0x02, "protocol version"),

@@ -1,4 +1,4 @@
-"""DeviceMachine against the XBL behaviour of sahara-protocol.md §8.1, §9, §10, §11, §12.5.
+"""DeviceMachine against the XBL behaviour of docs/protocol.md.
 
 Host packets are built with struct (or build_packet after test_packets checked it) and the
 device's answers are parsed back; HostMachine is not involved here.
@@ -89,7 +89,7 @@ def read(d: DeviceMachine, address: int, length: int, is64: bool = True) -> list
 
 
 def assert_wait_reset_only(d: DeviceMachine, p: Personality) -> None:
-    """§8.1 WAIT_RESET: every packet but RESET gets EOI 0x01; RESET gets RESET_RESP."""
+    """docs/protocol.md#wait_reset: every packet but RESET gets EOI 0x01; RESET gets RESET_RESP."""
     assert d.state is DeviceState.WAIT_RESET
     base = p.readable[0][0] if p.readable else p.table_address
     for pkt in (MemoryRead64(base, 0x100), SwitchMode(2), hello_resp(2), Done()):
@@ -117,15 +117,17 @@ def test_hello_once_per_session(dump_personality: Factory) -> None:
 @pytest.mark.parametrize(
     "junk",
     [
-        b"\x00",  # Quectel's 1-byte poke (§12.5)
+        b"\x00",  # Quectel's 1-byte poke (docs/protocol.md#re-provoking-a-lost-hello)
         b"<?xml version=\"1.0\" ?><data><nop /></data>",  # edl's Firehose probe
-        b"AT\r\n",  # ModemManager (§12.4)
+        b"AT\r\n",  # ModemManager (docs/protocol.md#linux-access-udev-drivers-and-modemmanager)
         struct.pack("<II", 0x02, 0x14) + bytes(12),  # HELLO_RESP with a wrong length
         struct.pack("<3I", 0x0C, 0x0C, 2),  # SWITCH_MODE: invalid in this state
         struct.pack("<IIQQ", 0x11, 0x18, 0, 0x10),  # MEMORY_READ_64 before HELLO_RESP
     ],
 )
-def test_invalid_packet_in_wait_hello_resp_resends_hello(dump_personality: Factory, junk: bytes) -> None:
+def test_invalid_packet_in_wait_hello_resp_resends_hello(
+    dump_personality: Factory, junk: bytes
+) -> None:
     d = started(dump_personality())
     assert isinstance(only(d.receive(junk)), Hello)
     assert d.state is DeviceState.WAIT_HELLO_RESP
@@ -151,7 +153,10 @@ def test_hello_resp_validation(
     dump_personality: Factory, version: int, supported: int, status: int, mode: int, expect: int
 ) -> None:
     d = started(dump_personality())
-    assert nak(d.receive(hello_resp(mode, version=version, supported=supported, status=status))) == expect
+    assert (
+        nak(d.receive(hello_resp(mode, version=version, supported=supported, status=status)))
+        == expect
+    )
     assert d.state is DeviceState.WAIT_RESET
 
 
@@ -161,7 +166,7 @@ def test_v3_device_accepts_2_1(dump_personality: Factory) -> None:
 
 
 def test_memory_debug_disabled_naks_0x1b(dump_personality: Factory) -> None:
-    # §6: edl's forced mode 2 on an EDL device -> 0x1B (edl prints 0x1C's text).
+    # docs/protocol.md#modes: edl's forced mode 2 on an EDL device -> 0x1B (edl prints 0x1C's text).
     d = started(dump_personality(mode=0, memory_debug_supported=False))
     assert nak(d.receive(hello_resp(2))) == 0x1B
     assert d.last_status == 0x1B
@@ -227,7 +232,9 @@ def test_read_outside_regions_naks_0x19_then_only_reset(
 @pytest.mark.parametrize(
     "pkt",
     [
-        hello_resp(2),  # a speculative HELLO_RESP (§18.14 says: not in WAIT_MEMORY_READ)
+        # a speculative HELLO_RESP (docs/protocol.md#re-provoking-a-lost-hello says: not in
+        # WAIT_MEMORY_READ)
+        hello_resp(2),
         b"\x00",  # 1-byte junk
         build_packet(Execute(1)),
         build_packet(Done()),
@@ -244,7 +251,9 @@ def test_unexpected_packet_in_wait_memory_read_naks_0x01_then_only_reset(
 
 
 @pytest.mark.parametrize("mode", [0, 2, 3])
-def test_switch_mode_in_wait_memory_read_restarts_with_hello(dump_personality: Factory, mode: int) -> None:
+def test_switch_mode_in_wait_memory_read_restarts_with_hello(
+    dump_personality: Factory, mode: int
+) -> None:
     p = dump_personality()
     d = in_memory_debug(p)
     pkt = only(d.receive(struct.pack("<3I", 0x0C, 0x0C, mode)))
@@ -274,7 +283,7 @@ def test_reset_in_memory_debug_reboots(dump_personality: Factory) -> None:
     assert read(d, p.table_address, len(p.table)) == []
 
 
-# ---- command mode (§11) --------------------------------------------------------------------
+# ---- command mode (docs/protocol.md#command-mode) ------------------------------------------------
 
 
 def in_command_mode(p: Personality) -> DeviceMachine:
@@ -315,11 +324,12 @@ def test_command_mode_not_supported(dump_personality: Factory) -> None:
     assert isinstance(pkt, EndOfImageTx) and pkt.status != 0
 
 
-# ---- image transfer (§9) -------------------------------------------------------------------
+# ---- image transfer (docs/protocol.md#image-transfer) --------------------------------------------
 
 
 def two_image_plan(received: list[bytes] | None = None) -> Callable[[], ImagePlan]:
-    """Image 13 in two requests (32- then 64-bit READ_DATA), then image 21 (§9)."""
+    """Image 13 in two requests (32- then 64-bit READ_DATA), then image 21
+    (docs/protocol.md#image-transfer)."""
     log = received if received is not None else []
 
     def plan() -> ImagePlan:
@@ -335,7 +345,9 @@ def two_image_plan(received: list[bytes] | None = None) -> Callable[[], ImagePla
 IMAGES = {13: bytes(range(0x80)), 21: b"\x21" * 0x10}
 
 
-def image_personality(factory: Factory, plan: Callable[[], ImagePlan], pending: bool = False) -> Personality:
+def image_personality(
+    factory: Factory, plan: Callable[[], ImagePlan], pending: bool = False
+) -> Personality:
     return factory(mode=0, image_plan=plan, pending_after_last_image=pending)
 
 
@@ -354,7 +366,8 @@ def test_image_plan_two_images(dump_personality: Factory, pending: bool) -> None
     # More images: DONE_RESP(pending) then the next request.
     assert [parse_packet(x) for x in out] == [DoneResp(0), ReadData(21, 0, 0x10)]
     assert only(d.receive(IMAGES[21])) == EndOfImageTx(21, 0)
-    # Last image: complete, unless the MSM8916-class quirk says pending (§9).
+    # Last image: complete, unless the MSM8916-class quirk says pending
+    # (docs/protocol.md#image-ids-and-the-pending-quirk).
     assert only(d.receive(build_packet(Done()))) == DoneResp(0 if pending else 1)
     assert d.rebooted
     assert received == [IMAGES[13][:0x34], IMAGES[13][0x34:0x74], IMAGES[21]]

@@ -1,4 +1,4 @@
-"""HostMachine on hand-fed device bytes (sahara-protocol.md §3, §8.2, §9, §10, §11, §18).
+"""HostMachine on hand-fed device bytes (docs/protocol.md).
 
 The device side is typed in here as packets (or built with struct), so these tests do not
 depend on DeviceMachine; tests/protocols/test_host_device.py wires the two together.
@@ -101,7 +101,8 @@ def test_hello_layout_helper_is_the_reference_layout() -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        struct.pack("<5I", 0x01, 0x14, 1, 1, 0x400),  # v1, 0x14 bytes (§3.3)
+        # v1, 0x14 bytes (docs/protocol.md#what-differs-between-versions)
+        struct.pack("<5I", 0x01, 0x14, 1, 1, 0x400),
         hello(version=1, mode=0),
         hello(version=2, mode=2),
         hello(version=3, mode=0),
@@ -133,7 +134,8 @@ def test_hello_resp_echoes_mode(mode: int) -> None:
     h = HostMachine()
     h.receive_data(hello(version=3, mode=mode))
     raw = h.hello_resp()
-    # §18.2: version 2, version_supported 1, status 0 at offset 16, mode echoed, reserved zero.
+    # docs/protocol.md#modes: version 2, version_supported 1, status 0 at offset 16, mode echoed,
+    # reserved zero.
     assert raw == struct.pack("<4I4I", 0x02, 0x30, 2, 1, 0, mode, 0, 0) + bytes(16)
     assert h.mode == mode
 
@@ -284,7 +286,7 @@ def test_raw_data_in_many_pieces(boundaries: bool, piece: int) -> None:
 
 
 def test_zlp_before_the_first_data_is_ignored() -> None:
-    # The ZLP left over from the table read (§10.3 ZLP trap) arrives first.
+    # The ZLP left over from the table read (docs/protocol.md#zero-length-packets) arrives first.
     h = reading_host(0x1000)
     assert h.receive_data(b"") == []
     events = h.receive_data(b"\x55" * 0x1000)
@@ -311,7 +313,8 @@ def test_more_bytes_than_requested_is_a_protocol_error(boundaries: bool) -> None
         h.receive_data(b"\x01" * 41)
 
 
-# ---- END_OF_IMAGE_TX in place of data (§10.6, §18.6) --------------------------------------
+# ---- END_OF_IMAGE_TX in place of data (docs/protocol.md#recognising-end_of_image_tx-inside-data)
+# --------------------------------------
 
 
 @pytest.mark.parametrize("length", [17, 0x1000, 0x8_0000])
@@ -324,7 +327,8 @@ def test_eoi_instead_of_data_on_message_transport(length: int) -> None:
     assert "invalid memory read" in str(info.value)
     assert f"0x{REGION[0]:x}" in str(info.value)  # the read it refused
     assert h.state is HostState.FAILED
-    # The device now accepts only RESET (§8.1): the host offers that and nothing else.
+    # The device now accepts only RESET (docs/protocol.md#the-device-state-machine): the host offers
+    # that and nothing else.
     with pytest.raises(QdlpyError):
         h.memory_read(REGION[0], 0x100)
     raw = h.reset()
@@ -486,9 +490,13 @@ def test_plan_reads_rejects_bad_chunk(chunk: int) -> None:
 @given(
     st.integers(0, 2**64 - 2**33),
     st.integers(0, 3 * 1024 * 1024),
-    st.one_of(st.integers(1, 64), st.integers(1, 1024 * 1024), st.sampled_from([16, 17, 4096, 0xFFF0])),
+    st.one_of(
+        st.integers(1, 64), st.integers(1, 1024 * 1024), st.sampled_from([16, 17, 4096, 0xFFF0])
+    ),
 )
-def test_plan_reads_covers_exactly_without_16_byte_requests(base: int, length: int, chunk: int) -> None:
+def test_plan_reads_covers_exactly_without_16_byte_requests(
+    base: int, length: int, chunk: int
+) -> None:
     if length // chunk > 20000:
         length = chunk * 20000 + length % chunk  # keep the example fast
     pieces = list(plan_reads(base, length, chunk))
@@ -500,7 +508,7 @@ def test_plan_reads_covers_exactly_without_16_byte_requests(base: int, length: i
     assert position == base + length
 
 
-# ---- command mode (§11) --------------------------------------------------------------------
+# ---- command mode (docs/protocol.md#command-mode) ------------------------------------------------
 
 
 def command_host() -> HostMachine:
@@ -516,11 +524,12 @@ def test_command_mode_flow() -> None:
     h = command_host()
     assert h.execute(0x01) == struct.pack("<3I", 0x0D, 0x0C, 0x01)
     assert h.receive_data(build_packet(ExecuteResp(0x01, 4))) == [ExecuteResponse(0x01, 4)]
-    assert h.execute_data(0x01, 4) == struct.pack("<3I", 0x0F, 0x0C, 0x01)
+    assert h.execute_data(0x01) == struct.pack("<3I", 0x0F, 0x0C, 0x01)
     events = h.receive_data(struct.pack("<I", 0xC0FFEE42))
     assert raw_of(events) == struct.pack("<I", 0xC0FFEE42) and events[-1] == RawComplete(4)
     assert h.state is HostState.COMMAND_IDLE
-    # Leave with SWITCH_MODE(0) (§11.4): the device restarts with HELLO(mode 0).
+    # Leave with SWITCH_MODE(0) (docs/protocol.md#leaving-command-mode): the device restarts with
+    # HELLO(mode 0).
     assert h.switch_mode(0) == struct.pack("<3I", 0x0C, 0x0C, 0)
     (ev,) = h.receive_data(hello(mode=0))
     assert isinstance(ev, HelloReceived) and ev.mode == 0
@@ -546,7 +555,7 @@ def test_execute_data_with_zero_length_returns_to_idle() -> None:
     h = command_host()
     h.execute(0x00)
     h.receive_data(build_packet(ExecuteResp(0x00, 0)))
-    h.execute_data(0x00, 0)
+    h.execute_data(0x00)
     assert h.state is HostState.COMMAND_IDLE
 
 
@@ -558,7 +567,7 @@ def test_command_mode_refused_by_device() -> None:
         h.receive_data(struct.pack("<4I", 0x04, 0x10, 0, 0x18))
 
 
-# ---- image transfer (§9) -------------------------------------------------------------------
+# ---- image transfer (docs/protocol.md#image-transfer) --------------------------------------------
 
 
 def image_host() -> HostMachine:
@@ -693,7 +702,8 @@ def test_hello_after_switch_mode_from_memory_debug() -> None:
 
 
 def test_nak_anywhere_raises() -> None:
-    # §18.3: EOI with status != 0 is an error in every state.
+    # docs/protocol.md#end_of_image_tx-is-the-universal-nak: EOI with status != 0 is an error in
+    # every state.
     for make in (HostMachine, _with_hello, memory_host, command_host, image_host):
         h = make()
         with pytest.raises(DeviceNak):
@@ -716,6 +726,14 @@ def _host_in(state: str, boundaries: bool) -> HostMachine:
     if state == "wait-cmd":
         h.hello_resp(3)
         return h
+    if state in ("answer-short", "answer-long"):
+        h.hello_resp(3)
+        h.receive_data(build_packet(CmdReady()))
+        h.execute(0x07)
+        length = 4 if state == "answer-short" else 0x30
+        h.receive_data(build_packet(ExecuteResp(0x07, length)))
+        h.execute_data(0x07)
+        return h
     if state == "image":
         h.hello_resp(0)
         return h
@@ -737,8 +755,17 @@ def _host_in(state: str, boundaries: bool) -> HostMachine:
 
 
 HOST_STATES = [
-    "wait-hello", "hello", "wait-table", "wait-cmd", "image", "memory-idle", "raw-short",
-    "raw-long", "wait-reset",
+    "wait-hello",
+    "hello",
+    "wait-table",
+    "wait-cmd",
+    "image",
+    "memory-idle",
+    "raw-short",
+    "raw-long",
+    "answer-short",
+    "answer-long",
+    "wait-reset",
 ]
 
 # Chunks biased towards things that almost parse: real packets, EOIs, headers with odd lengths.

@@ -46,7 +46,9 @@ EOI_19 = struct.pack("<4I", 0x04, 0x10, 0, 0x19)
 class Link:
     """Host <-> device in memory. ``cuts`` re-chunks device output on a byte stream."""
 
-    def __init__(self, p: Personality, *, stream: bool = False, cuts: list[int] | None = None) -> None:
+    def __init__(
+        self, p: Personality, *, stream: bool = False, cuts: list[int] | None = None
+    ) -> None:
         self.host = HostMachine(message_boundaries=not stream)
         self.dev = DeviceMachine(p)
         self.stream = stream
@@ -108,7 +110,9 @@ class Link:
     def dump(self, regions: list[Region], chunk: int) -> dict[str, bytes]:
         out = {}
         for r in regions:
-            out[r.filename] = b"".join(self.read(a, n) for a, n in plan_reads(r.base, r.length, chunk))
+            out[r.filename] = b"".join(
+                self.read(a, n) for a, n in plan_reads(r.base, r.length, chunk)
+            )
         return out
 
     def reset(self) -> None:
@@ -123,7 +127,9 @@ def expected_dump(p: Personality, regions: list[Region]) -> dict[str, bytes]:
     return {r.filename: p.memory.read(r.base, r.length) for r in regions}
 
 
-def test_pattern_never_starts_like_an_eoi(dump_personality: Factory, dump_regions: list[Region]) -> None:
+def test_pattern_never_starts_like_an_eoi(
+    dump_personality: Factory, dump_regions: list[Region]
+) -> None:
     # Guard for the tests below: region data that began like an EOI would be (correctly)
     # held on byte streams, and the stream variants would test something else.
     p = dump_personality()
@@ -163,7 +169,9 @@ def test_full_memory_debug_session_over_a_byte_stream(
 
 
 @SETTINGS
-@given(st.lists(st.integers(1, 5000), min_size=1, max_size=6), st.sampled_from([0x11, 0x400, 0x2000]))
+@given(
+    st.lists(st.integers(1, 5000), min_size=1, max_size=6), st.sampled_from([0x11, 0x400, 0x2000])
+)
 def test_byte_stream_any_read_sizes(dump_personality: Factory, cuts: list[int], chunk: int) -> None:
     p = dump_personality()
     link = Link(p, stream=True, cuts=cuts)
@@ -189,7 +197,8 @@ def test_bad_read_ends_the_session_but_reset_still_works(dump_personality: Facto
     link = Link(p)
     link.power_on()
     regions = link.read_table()
-    # The host refuses the out-of-table read itself (§18.7) ...
+    # The host refuses the out-of-table read itself
+    # (docs/protocol.md#every-read-stays-inside-the-table) ...
     with pytest.raises(ProtocolError):
         link.host.memory_read(regions[0].end, 0x100)
     assert link.dev.state is DeviceState.WAIT_MEMORY_READ
@@ -209,7 +218,8 @@ def test_lost_hello_recovered_from_wait_hello_resp(dump_personality: Factory, st
     link = Link(p, stream=stream)
     link.power_on(lose_hello=True)
     assert link.pump() == []  # nothing arrives: the host times out
-    link.send(link.host.reprovoke_hello(2))  # the one safe probe (§18.14)
+    # the one safe probe (docs/protocol.md#re-provoking-a-lost-hello)
+    link.send(link.host.reprovoke_hello(2))
     regions = link.read_table()
     assert link.dump(regions, 0x800) == expected_dump(p, regions)
     assert link.lost == 1
@@ -237,8 +247,8 @@ def test_lost_hello_recovered_from_wait_memory_read(dump_personality: Factory) -
 
 
 def test_speculative_hello_resp_would_cost_the_dump(dump_personality: Factory) -> None:
-    # Why reprovoke_hello is a SWITCH_MODE (§18.14): a HELLO_RESP in WAIT_MEMORY_READ
-    # sends the device to WAIT_RESET.
+    # Why reprovoke_hello is a SWITCH_MODE (docs/protocol.md#re-provoking-a-lost-hello): a
+    # HELLO_RESP in WAIT_MEMORY_READ sends the device to WAIT_RESET.
     p = dump_personality()
     earlier = Link(p)
     earlier.power_on()
@@ -257,7 +267,7 @@ def test_command_mode_then_switch_mode_zero(dump_personality: Factory) -> None:
         link.send(link.host.execute(cmd))
         (resp,) = link.pump()
         assert resp == ExecuteResponse(cmd, len(payload))
-        link.send(link.host.execute_data(cmd, resp.length))
+        link.send(link.host.execute_data(cmd))
         events = link.pump()
         assert b"".join(bytes(e.data) for e in events if isinstance(e, RawData)) == payload
         assert events[-1] == RawComplete(len(payload))
@@ -294,7 +304,7 @@ def test_edl_device_refuses_memory_debug(dump_personality: Factory) -> None:
     link.power_on()
     (hello,) = link.pump()
     assert isinstance(hello, HelloReceived) and hello.mode == 0
-    link.send(link.host.hello_resp(2))  # edl's forced mode 2 (§6)
+    link.send(link.host.hello_resp(2))  # edl's forced mode 2 (docs/protocol.md#modes)
     with pytest.raises(DeviceNak) as info:
         link.pump()
     assert info.value.status == 0x1B

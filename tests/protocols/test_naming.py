@@ -1,4 +1,4 @@
-"""Region-name rules (minidump-format.md §2.2, §2.7, §3.5, §3.6; sahara-protocol.md §10.2)."""
+"""Region-name rules (docs/formats.md, docs/protocol.md#region-table-formats)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ SETTINGS = settings(deadline=None, max_examples=300)
 @pytest.mark.parametrize(
     ("text", "kind", "name", "id_"),
     [
-        # kmemdump v2 names, minidump-format.md §2.2.
+        # kmemdump v2 names, docs/formats.md#region-ids.
         ("md_KELF1.BIN", RegionKind.KERNEL, "KELF", 1),
         ("md_KELF1", RegionKind.KERNEL, "KELF", 1),
         ("md_Kvmcorein2.BIN", RegionKind.KERNEL, "Kvmcorein", 2),
@@ -28,7 +28,8 @@ SETTINGS = settings(deadline=None, max_examples=300)
         ("md_Kinit_mm_31.BIN", RegionKind.KERNEL, "Kinit_mm_", 31),
         ("md_Kunknown53.BIN", RegionKind.KERNEL, "Kunknown", 53),
         ("md_Kprb24", RegionKind.KERNEL, "Kprb", 24),
-        # Downstream msm_minidump header, no id; Gunyah VMID prefix (§3.6).
+        # Downstream msm_minidump header, no id; Gunyah VMID prefix
+        # (docs/formats.md#gunyah-guest-vms).
         ("md_KELF_HEADER.BIN", RegionKind.KERNEL, "KELF_HEADER", None),
         ("md_2d_KELF_HDR.BIN", RegionKind.KERNEL, "KELF_HDR", None),
         # Firmware-added items, other subsystems, full dump, the T32 script.
@@ -62,7 +63,7 @@ def test_stem_drops_the_extension() -> None:
 @pytest.mark.parametrize(
     ("smem", "seq", "desc", "fname"),
     [
-        # minidump-format.md §2.2 table: name string -> resulting file.
+        # docs/formats.md#region-ids: name string -> resulting file.
         ("KELF", 1, "md_KELF1", "md_KELF1.BIN"),
         ("Kvmcorein", 2, "md_Kvmcorein2", "md_Kvmcorein2.BIN"),
         ("Kcpu_poss", 6, "md_Kcpu_poss6", "md_Kcpu_poss6.BIN"),
@@ -90,7 +91,8 @@ def test_kernel_smem_name_is_K_plus_8() -> None:
 @given(st.text(max_size=40), st.integers(-5, 20000))
 def test_firmware_name_limits(smem: str, seq: int) -> None:
     desc, fname = firmware_name(smem, seq)
-    assert len(desc) <= 15  # 16-byte buffer with its NUL (§3.5)
+    # 16-byte buffer with its NUL (docs/formats.md#how-boot-firmware-names-regions)
+    assert len(desc) <= 15
     assert len(fname) <= 19  # 20-byte Sahara filename field with its NUL
     assert desc.startswith("md_")
     assert fname.startswith(desc) or fname == (desc + ".BIN")[:19]
@@ -108,7 +110,8 @@ id_names = st.text(
 @SETTINGS
 @given(id_names, st.integers(1, 999))
 def test_kernel_names_round_trip(name: str, region_id: int) -> None:
-    # K + 8 chars + up to 3 digits + "md_" fits the 15-character cap (minidump-format.md §2.7).
+    # K + 8 chars + up to 3 digits + "md_" fits the 15-character cap
+    # (docs/formats.md#the-k-prefix-and-the-8-character-cut).
     desc, fname = firmware_name("K" + name[:8], region_id)
     for text in (desc, fname):
         n = parse_region_name(text)

@@ -1,4 +1,5 @@
-"""Packet layouts against sahara-protocol.md §4 (lengths) and §5 (byte offsets).
+"""Packet layouts against docs/protocol.md#command-table (lengths) and docs/protocol.md#packets
+(byte offsets).
 
 Every expected byte string here is built with struct.pack from the reference tables, so a
 field at the wrong offset (edl's "max_cmd_len" at HELLO_RESP offset 16, OpenPST's 32-bit
@@ -45,7 +46,7 @@ from qdlpy.protocols.packets import (
 
 SETTINGS = settings(deadline=None, max_examples=200)
 
-# sahara-protocol.md §4 "Length (bytes)" column, typed in.
+# docs/protocol.md#command-table lengths, typed in.
 REFERENCE_LENGTHS = {
     0x01: 0x30,
     0x02: 0x30,
@@ -76,7 +77,8 @@ def hdr(cmd: int, length: int) -> bytes:
     return struct.pack("<II", cmd, length)
 
 
-# (hand-built bytes, the typed packet they must parse to) for every command of §5.
+# (hand-built bytes, the typed packet they must parse to) for every command of
+# docs/protocol.md#packets.
 CASES: list[tuple[bytes, Packet]] = [
     (
         hdr(0x01, 0x30) + struct.pack("<4I6I", 2, 1, 0x400, 2, 0, 0, 0, 0, 0, 0),
@@ -84,15 +86,21 @@ CASES: list[tuple[bytes, Packet]] = [
     ),
     (
         hdr(0x01, 0x30) + struct.pack("<4I6I", 3, 1, 0x400, 0, 9, 8, 7, 6, 5, 4),
-        Hello(version=3, version_supported=1, cmd_packet_length=0x400, mode=0,
-              reserved=(9, 8, 7, 6, 5, 4)),
+        Hello(
+            version=3,
+            version_supported=1,
+            cmd_packet_length=0x400,
+            mode=0,
+            reserved=(9, 8, 7, 6, 5, 4),
+        ),
     ),
     (
         hdr(0x02, 0x30) + struct.pack("<4I6I", 2, 1, 0, 2, 0, 0, 0, 0, 0, 0),
         HelloResp(version=2, version_supported=1, status=0, mode=2),
     ),
     (
-        hdr(0x02, 0x30) + struct.pack("<4I6I", 2, 1, 0, 3, 1, 2, 3, 4, 5, 6),  # edl's reserved words
+        hdr(0x02, 0x30)
+        + struct.pack("<4I6I", 2, 1, 0, 3, 1, 2, 3, 4, 5, 6),  # edl's reserved words
         HelloResp(version=2, version_supported=1, status=0, mode=3, reserved=(1, 2, 3, 4, 5, 6)),
     ),
     (hdr(0x03, 0x14) + struct.pack("<3I", 13, 0x1000, 0x2000), ReadData(13, 0x1000, 0x2000)),
@@ -128,14 +136,18 @@ def test_cases_cover_every_command() -> None:
     assert {int(p.CMD) for _, p in CASES} == set(REFERENCE_LENGTHS)
 
 
-@pytest.mark.parametrize(("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name)
+@pytest.mark.parametrize(
+    ("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name
+)
 def test_parse_hand_built_bytes(raw: bytes, packet: Packet) -> None:
     assert len(raw) == REFERENCE_LENGTHS[int(packet.CMD)]
     assert parse_packet(raw) == packet
     assert parse_packet(memoryview(raw)) == packet
 
 
-@pytest.mark.parametrize(("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name)
+@pytest.mark.parametrize(
+    ("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name
+)
 def test_build_gives_hand_built_bytes(raw: bytes, packet: Packet) -> None:
     assert build_packet(packet) == raw
     assert build_packet(parse_packet(raw)) == raw
@@ -143,7 +155,8 @@ def test_build_gives_hand_built_bytes(raw: bytes, packet: Packet) -> None:
 
 
 def test_hello_resp_status_is_at_offset_16() -> None:
-    # §5.2: offset 16 is status (edl mislabels it max_cmd_len); mode is at 20.
+    # docs/protocol.md#hello-and-hello_resp: offset 16 is status (edl mislabels it max_cmd_len);
+    # mode is at 20.
     raw = build_packet(HelloResp(version=2, version_supported=1, status=0x15, mode=2))
     assert struct.unpack_from("<I", raw, 16)[0] == 0x15
     assert struct.unpack_from("<I", raw, 20)[0] == 2
@@ -159,7 +172,8 @@ def test_hello_offsets() -> None:
 
 
 def test_memory_debug_64_fields_are_64_bit() -> None:
-    # OpenPST's bug (§5.9): 32-bit fields. The high words must land at offsets 12 and 20.
+    # OpenPST's bug (docs/protocol.md#memory_debug-and-memory_read): 32-bit fields. The high words
+    # must land at offsets 12 and 20.
     raw = build_packet(MemoryDebug64(0x1122334455667788, 0x99AABBCCDDEEFF00))
     assert struct.unpack_from("<II", raw, 0) == (0x10, 0x18)
     assert struct.unpack_from("<Q", raw, 8)[0] == 0x1122334455667788
@@ -185,7 +199,8 @@ V1_HELLO = hdr(0x01, 0x14) + struct.pack("<3I", 1, 1, 0x400)
 
 
 def test_v1_hello_is_0x14_bytes_without_mode() -> None:
-    # §3.3: v1 HELLO is 0x14 bytes; XBL skips the mode check for it.
+    # docs/protocol.md#what-differs-between-versions: v1 HELLO is 0x14 bytes; XBL skips the mode
+    # check for it.
     pkt = parse_packet(V1_HELLO)
     assert isinstance(pkt, Hello)
     assert (pkt.version, pkt.version_supported, pkt.cmd_packet_length, pkt.mode) == (1, 1, 0x400, 0)
@@ -208,7 +223,9 @@ def test_shorter_than_a_header(n: int) -> None:
         packet_length(bytes(n))
 
 
-@pytest.mark.parametrize(("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name)
+@pytest.mark.parametrize(
+    ("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name
+)
 def test_length_field_must_match_bytes_received(raw: bytes, packet: Packet) -> None:
     with pytest.raises(MalformedPacket):
         parse_packet(raw + b"\0")  # one byte more than the header says
@@ -216,9 +233,11 @@ def test_length_field_must_match_bytes_received(raw: bytes, packet: Packet) -> N
         parse_packet(raw[:-1] if len(raw) > 8 else raw[:7])
 
 
-@pytest.mark.parametrize(("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name)
+@pytest.mark.parametrize(
+    ("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name
+)
 def test_length_must_be_the_commands_length(raw: bytes, packet: Packet) -> None:
-    # Consistent header and size, but not the size §4 gives the command.
+    # Consistent header and size, but not the size docs/protocol.md#command-table gives the command.
     cmd = int(packet.CMD)
     for wrong in (len(raw) + 4, len(raw) - 4):
         if wrong < 8 or (cmd == 0x01 and wrong == 0x14):
@@ -229,7 +248,8 @@ def test_length_must_be_the_commands_length(raw: bytes, packet: Packet) -> None:
 
 
 def test_cmd_ready_of_openpst_size_is_rejected() -> None:
-    # §5.6: OpenPST declares CMD_READY as 12 bytes; the device and kernel say 8.
+    # docs/protocol.md#header-only-packets: OpenPST declares CMD_READY as 12 bytes; the device and
+    # kernel say 8.
     with pytest.raises(MalformedPacket):
         parse_packet(hdr(0x0B, 0x0C) + bytes(4))
 
@@ -259,8 +279,16 @@ u64 = st.integers(0, U64)
 
 # cmd -> (struct format of the body, strategy for its values, typed-packet constructor)
 BODIES: dict[int, tuple[str, st.SearchStrategy[tuple[int, ...]], Any]] = {
-    0x01: ("<4I6I", st.tuples(*[u32] * 10), lambda v: Hello(v[0], v[1], v[2], v[3], reserved=tuple(v[4:]))),
-    0x02: ("<4I6I", st.tuples(*[u32] * 10), lambda v: HelloResp(v[0], v[1], v[2], v[3], reserved=tuple(v[4:]))),
+    0x01: (
+        "<4I6I",
+        st.tuples(*[u32] * 10),
+        lambda v: Hello(v[0], v[1], v[2], v[3], reserved=tuple(v[4:])),
+    ),
+    0x02: (
+        "<4I6I",
+        st.tuples(*[u32] * 10),
+        lambda v: HelloResp(v[0], v[1], v[2], v[3], reserved=tuple(v[4:])),
+    ),
     0x03: ("<3I", st.tuples(u32, u32, u32), lambda v: ReadData(*v)),
     0x04: ("<2I", st.tuples(u32, u32), lambda v: EndOfImageTx(*v)),
     0x05: ("<", st.tuples(), lambda v: Done()),

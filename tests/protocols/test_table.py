@@ -1,4 +1,5 @@
-"""Region-table decoding (sahara-protocol.md §10.2, §10.3, §18.8; minidump-format.md §7.1).
+"""Region-table decoding (docs/protocol.md#region-table-formats, docs/protocol.md#reading-the-table,
+docs/protocol.md#region-names-from-the-device).
 
 Expected entries are packed by hand with struct so the parser is not checked against its
 own builder.
@@ -20,12 +21,14 @@ SETTINGS = settings(deadline=None, max_examples=150)
 
 
 def entry64(save_pref: int, base: int, length: int, desc: bytes, fname: bytes) -> bytes:
-    # §10.2 64-bit entry: save_pref u64 @0, mem_base u64 @8, length u64 @16, desc @24, file @44.
+    # docs/protocol.md#region-table-formats 64-bit entry: save_pref u64 @0, mem_base u64 @8, length
+    # u64 @16, desc @24, file @44.
     return struct.pack("<QQQ20s20s", save_pref, base, length, desc, fname)
 
 
 def entry32(save_pref: int, base: int, length: int, desc: bytes, fname: bytes) -> bytes:
-    # §10.2 32-bit entry: save_pref u32 @0, mem_base u32 @4, length u32 @8, desc @12, file @32.
+    # docs/protocol.md#region-table-formats 32-bit entry: save_pref u32 @0, mem_base u32 @4, length
+    # u32 @8, desc @12, file @32.
     return struct.pack("<III20s20s", save_pref, base, length, desc, fname)
 
 
@@ -59,7 +62,8 @@ def test_parse_64_bit_minidump_table() -> None:
 
 
 def test_parse_32_bit_table() -> None:
-    # Quectel SDX62 example (§10.2): 0x7EC bytes = 39 entries of 52 bytes.
+    # Quectel SDX62 example (docs/protocol.md#region-table-formats): 0x7EC bytes = 39 entries of 52
+    # bytes.
     one = entry32(1, 0x8000_0000, 0x4000_0000, b"DDR CS0 part0", b"DDRCS0_0.BIN")
     data = one * 39
     assert len(data) == 0x7EC
@@ -74,7 +78,8 @@ def test_parse_32_bit_table() -> None:
 
 
 def test_32_bit_save_pref_uses_the_low_byte() -> None:
-    # minidump-format.md §7.1: some firmware declares save_pref as a byte plus 3 pad bytes.
+    # docs/protocol.md#region-table-formats: some firmware declares save_pref as a byte plus 3 pad
+    # bytes.
     data = struct.pack("<BBBBII20s20s", 2, 0xAA, 0xBB, 0xCC, 0x1000, 0x20, b"OCIMEM", b"OCIMEM.BIN")
     (r,) = parse_table(data, is64=False)
     assert r.save_pref == 2
@@ -130,14 +135,18 @@ def test_empty_table_is_an_error(is64: bool) -> None:
         parse_table(b"", is64=is64)
 
 
-@pytest.mark.parametrize(("is64", "size"), [(True, 63), (True, 65), (True, 52), (False, 64), (False, 51), (False, 105)])
+@pytest.mark.parametrize(
+    ("is64", "size"),
+    [(True, 63), (True, 65), (True, 52), (False, 64), (False, 51), (False, 105)],
+)
 def test_partial_entries_are_an_error(is64: bool, size: int) -> None:
     with pytest.raises(TableError):
         parse_table(bytes(size), is64=is64)
 
 
 def test_table_over_64_kib_is_an_error() -> None:
-    # §10.3 / §18.8: cap table_length (qdl: 64 KiB). These sizes are whole numbers of entries.
+    # docs/protocol.md#reading-the-table: cap table_length (qdl: 64 KiB). These sizes are whole
+    # numbers of entries.
     assert parse_table(bytes(64 * 1024), is64=True)  # exactly at the cap: fine
     with pytest.raises(TableError):
         parse_table(bytes(64 * 1024 + 64), is64=True)
@@ -164,11 +173,13 @@ def test_build_table_matches_hand_packed_bytes() -> None:
         + entry64(2, 0x1466_0000, 0x40, b"MD_RST_STAT", b"MD_RST_STAT.BIN")
     )
     regions32 = [Region(0, 0x8000_0000, 0x1000, 1, "OCIMEM", "OCIMEM.BIN")]
-    assert build_table(regions32, is64=False) == entry32(1, 0x8000_0000, 0x1000, b"OCIMEM", b"OCIMEM.BIN")
+    assert build_table(regions32, is64=False) == entry32(
+        1, 0x8000_0000, 0x1000, b"OCIMEM", b"OCIMEM.BIN"
+    )
 
 
 def test_load_cmm_entry_is_the_script() -> None:
-    # XBL's last entry: desc "CMM Script", file "load.cmm" (minidump-format.md §3.5 step 6).
+    # XBL's last entry: desc "CMM Script", file "load.cmm" (docs/formats.md#the-loadcmm-script).
     (r,) = parse_table(entry64(2, 0, 0x1F4, b"CMM Script", b"load.cmm"), is64=True)
     assert r.name.kind is RegionKind.SCRIPT
 
@@ -204,9 +215,9 @@ def test_build_parse_round_trip(data: st.DataObject, is64: bool) -> None:
     raw = build_table(regions, is64=is64)
     assert len(raw) == len(regions) * (64 if is64 else 52)
     back = parse_table(raw, is64=is64)
-    assert [(r.position, r.base, r.length, r.save_pref, r.description, r.filename) for r in back] == [
-        (r.position, r.base, r.length, r.save_pref, r.description, r.filename) for r in regions
-    ]
+    assert [
+        (r.position, r.base, r.length, r.save_pref, r.description, r.filename) for r in back
+    ] == [(r.position, r.base, r.length, r.save_pref, r.description, r.filename) for r in regions]
     # Parsed regions keep their raw strings, so building them again is byte-exact.
     assert build_table(back, is64=is64) == raw
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qdlpy.assemble.sources import parse_dump_info
+from qdlpy.formats.dumpinfo import parse_dump_info
 from qdlpy.protocols.table import parse_table
 from qdlpy.simulator.faults import Faults
 from qdlpy.simulator.memory import address_pattern

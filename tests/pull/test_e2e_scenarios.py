@@ -76,3 +76,15 @@ def test_qdlpy_log_records_the_handshake(tmp_path: Path) -> None:
     log = (out / "qdlpy.log").read_text()
     assert "HELLO" in log  # the lost HELLO and its safe re-provocation
     assert "table at 0x" in log
+
+
+def test_scenario_arguments_work_as_the_help_shows() -> None:
+    """`simulate --help` lists fulldump:SIZE and dir:PATH; other scenarios take no :ARG."""
+    run = run_qdlpy("regions", "-t", "sim:fulldump:2M", "--json")
+    assert run.returncode == 0, run.stderr
+    ddr = json.loads(run.stdout)["regions"][0]
+    assert ddr["filename"] == "DDRCS0_0.BIN" and ddr["length"] == 2 << 20
+    bad = run_qdlpy("regions", "-t", "sim:kmemdump:64M")
+    assert bad.returncode == 2 and "takes no ':64M'" in bad.stderr
+    shown = run_qdlpy("simulate", "--help").stdout
+    assert "fulldump:SIZE" in " ".join(shown.split()) and "dir:PATH" in shown

@@ -68,14 +68,27 @@ def test_force_refuses_to_mix_two_pulls(tmp_path: Path) -> None:
 
 def test_a_failed_pull_names_its_folder_and_the_resume_command(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = run_qdlpy("pull", "-t", "sim:fulldump?size=1M&eoi_at=0x80010000", "-o", out,
-                     "--json")
-    assert proc.returncode == 6
+    proc = run_qdlpy("pull", "-t", "sim:fulldump?size=1M&dead_at=0x80010000", "-o", out,
+                     "--json", "--io-timeout", "0.2")
+    assert proc.returncode == 7
     err = json.loads(proc.stdout)["error"]
     assert err["output_dir"] == str(out)
     assert err["resume"] == f"qdlpy pull -o {out} --resume"
     assert err["manifest_status"] == load_manifest(out)["status"] == "failed"
     assert load_manifest(out)["after"] == "none"
+    assert f"continue with: qdlpy pull -o {out} --resume" in proc.stderr
+
+
+def test_after_a_device_nak_no_resume_is_offered(tmp_path: Path) -> None:
+    """0x19 leaves the device accepting only RESET: --resume on it cannot work."""
+    out = tmp_path / "out"
+    proc = run_qdlpy("pull", "-t", "sim:fulldump?size=1M&eoi_at=0x80010000", "-o", out,
+                     "--json")
+    assert proc.returncode == 6
+    err = json.loads(proc.stdout)["error"]
+    assert err["output_dir"] == str(out) and "resume" not in err
+    assert "--exclude 'DDRCS0_0.BIN'" in err["hint"] and "accepts only RESET" in err["hint"]
+    assert "--resume" not in proc.stderr and f"saved so far: {out}" in proc.stderr
 
 
 def test_keep_going_skips_a_region_that_never_answers(tmp_path: Path) -> None:

@@ -156,6 +156,20 @@ def test_region_glob_matches_descriptions_too(tmp_path: Path) -> None:
     assert done == ["md_Kvmcorein2.BIN"]
 
 
+def test_a_selection_that_matches_nothing_is_a_usage_error(tmp_path: Path) -> None:
+    out = tmp_path / "dump"
+    proc = run_qdlpy("pull", "-t", f"sim:{SPEC}", "-o", out, "--json", "-r", "md_K*",
+                     "-x", "load.cmm")
+    assert proc.returncode == 2, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["error"]["code"] == "invalid-argument"
+    for name in ("DDRCS0_0.BIN", "OCIMEM.BIN", "CODERAM.BIN", "load.cmm"):
+        assert name in doc["error"]["message"]  # the names there are to choose from
+    assert not out.exists()  # no folder made for nothing
+    # Everything excluded is the same mistake.
+    assert run_qdlpy("pull", "-t", f"sim:{SPEC}", "-o", out, "-x", "*").returncode == 2
+
+
 # ---- chunk size ----------------------------------------------------------------------------
 
 

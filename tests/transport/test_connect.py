@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,7 @@ from qdlpy.errors import (
     InvalidArgument,
     PermissionDenied,
 )
-from qdlpy.simulator.pyusb_backend import FakeBackend
+from qdlpy.simulator.pyusb_backend import FakeBackend, plug_from_environment
 from qdlpy.transport import connect, make_transport, parse_uri, usb_backend
 from qdlpy.transport.usb import UsbTransport, sysfs_signature
 
@@ -80,10 +83,39 @@ def test_make_transport_usb_selectors() -> None:
 # -- waiting for a USB device (simulated bus through QDLPY_USB_SIM) ----------------------
 
 
+@pytest.fixture(autouse=True)
+def _fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transport_pkg, "POLL_S", 0.001)
+
+
+@contextlib.contextmanager
+def waiting_lines(react: Callable[[str], None] | None = None) -> Iterator[list[str]]:
+    """The lines connect() logs while it waits; ``react`` runs on each (the test's chance
+    to plug a device in while connect() is waiting)."""
+    lines: list[str] = []
+
+    class Tap(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+            if react is not None:
+                react(lines[-1])
+
+    logger = logging.getLogger("qdlpy.transport")
+    tap, level = Tap(logging.INFO), logger.level
+    logger.addHandler(tap)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(tap)
+        logger.setLevel(level)
+
+
 @pytest.fixture
 def sim_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBackend]:
     monkeypatch.setenv(
         "QDLPY_USB_SIM", "fulldump?size=1M&usb_serial=AAAA,fulldump?size=1M&usb_serial=BBBB")
+    assert plug_from_environment()
     backend = usb_backend.get_backend()
     assert isinstance(backend, FakeBackend)
     yield backend
@@ -104,9 +136,8 @@ def test_connect_ambiguous_fails_at_once(sim_bus: FakeBackend) -> None:
 
 
 def test_connect_timeout_says_what_is_seen(sim_bus: FakeBackend) -> None:
-    messages: list[str] = []
-    with pytest.raises(DeviceNotFound) as info:
-        connect(serial="CCCC", timeout=0.05, poll=0.001, on_wait=messages.append)
+    with waiting_lines() as messages, pytest.raises(DeviceNotFound) as info:
+        connect(serial="CCCC", timeout=0.05)
     assert str(info.value).startswith(
         "2 Qualcomm devices visible, none matches serial CCCC (waited 0.05 s):\n")
     assert len(messages) == 1  # one line per state change, not one per poll
@@ -115,51 +146,42 @@ def test_connect_timeout_says_what_is_seen(sim_bus: FakeBackend) -> None:
 def test_connect_waits_for_the_device_to_appear(sim_bus: FakeBackend) -> None:
     for sim in sim_bus.devices:
         sim.unplug()
-    messages: list[str] = []
-
     def on_wait(line: str) -> None:
-        messages.append(line)
         sim_bus.devices[1].replug()  # the board shows up while we wait
 
-    t = connect(serial="BBBB", timeout=0, poll=0.001, on_wait=on_wait)
-    t.close()
+    with waiting_lines(on_wait) as messages:
+        connect(serial="BBBB", timeout=0).close()
     assert messages == ["Waiting for a Qualcomm Sahara USB device with serial BBBB"]
 
 
 def test_connect_reports_each_state_change(sim_bus: FakeBackend) -> None:
     for sim in sim_bus.devices:
         sim.unplug()
-    messages: list[str] = []
+    seen: list[str] = []
 
     def on_wait(line: str) -> None:
-        messages.append(line)
-        if len(messages) == 1:
+        seen.append(line)
+        if len(seen) == 1:
             sim_bus.devices[0].replug()  # a different board appears first
         else:
             sim_bus.devices[1].replug()
 
-    connect(serial="BBBB", timeout=0, poll=0.001, on_wait=on_wait).close()
+    with waiting_lines(on_wait) as messages:
+        connect(serial="BBBB", timeout=0).close()
     assert messages[0].startswith("Waiting for a Qualcomm Sahara USB device")
     assert messages[1].startswith("1 Qualcomm device visible, none matches serial BBBB")
     assert len(messages) == 2
-
-
-def test_no_wait_fails_at_once(sim_bus: FakeBackend) -> None:
-    with pytest.raises(DeviceNotFound):
-        connect(serial="CCCC", timeout=0, wait=False)
 
 
 def test_permission_denied_is_retried_briefly_then_raised(
     sim_bus: FakeBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim_bus.devices[0].deny_open = True
-    lines: list[str] = []
-
     def on_wait(line: str) -> None:
-        lines.append(line)
         sim_bus.devices[0].deny_open = False  # udev applied the rule
 
-    connect(serial="AAAA", timeout=0, poll=0.001, on_wait=on_wait).close()
+    with waiting_lines(on_wait) as lines:
+        connect(serial="AAAA", timeout=0).close()
     assert "retrying" in lines[0]
 
     sim_bus.devices[0].deny_open = True
@@ -230,9 +252,8 @@ def test_connect_waits_for_a_tcp_listener() -> None:
         server.listen(1)
         threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
 
-    lines: list[str] = []
-    t = connect(f"tcp:127.0.0.1:{port}", timeout=10, poll=0.001,
-                on_wait=lambda line: (lines.append(line), on_wait(line)))
+    with waiting_lines(on_wait) as lines:
+        t = connect(f"tcp:127.0.0.1:{port}", timeout=10)
     try:
         assert lines and lines[0].startswith(f"Waiting for tcp:127.0.0.1:{port}")
     finally:
@@ -245,5 +266,41 @@ def test_connect_waits_for_a_tcp_listener() -> None:
 def test_timeout_during_a_refusal_reports_the_refusal(sim_bus: FakeBackend) -> None:
     sim_bus.devices[0].busy_on_claim = True
     with pytest.raises(DeviceBusy) as info:
-        connect(serial="AAAA", timeout=0.05, poll=0.001)  # shorter than the grace period
+        connect(serial="AAAA", timeout=0.05)  # shorter than the grace period
     assert info.value.exit_code == 5
+
+
+def test_no_usb_bus_is_said_at_once_instead_of_waiting(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    """A container without /sys/bus/usb: pull/regions say so now, not after --timeout."""
+    from usb.backend import libusb1
+
+    if not isinstance(usb_backend.get_backend(), libusb1._LibUSB):
+        pytest.skip("needs the system libusb (apt-get install libusb-1.0-0)")
+    import qdlpy
+    from qdlpy.errors import NoUsbBus
+    from qdlpy.transport import usb as usb_transport
+
+    monkeypatch.setattr(usb_transport, "SYSFS_USB_BUS", str(tmp_path / "no-such-bus"))
+    with pytest.raises(NoUsbBus) as info:
+        qdlpy.pull("usb", output=tmp_path / "dump", timeout=0)  # 0: would wait forever
+    assert info.value.exit_code == 3 and "no USB bus" in info.value.message
+    assert "container" in info.value.hint and not (tmp_path / "dump").exists()
+
+
+def test_an_ambiguous_choice_lists_the_candidates_as_data_in_json(tmp_path: Path) -> None:
+    """Scripts pick a device from the JSON, not by parsing the message."""
+    from helpers import run_qdlpy
+
+    sim = "fulldump?size=1M&usb_serial=AAAA,fulldump?size=1M&usb_serial=BBBB"
+    run = run_qdlpy("pull", "--json", "-o", tmp_path / "d", "--timeout", "5",
+                    env={"QDLPY_USB_SIM": sim})
+    assert run.returncode == 2, run.stderr
+    err = json.loads(run.stdout)["error"]
+    assert err["code"] == "ambiguous-device"
+    cands = err["candidates"]
+    assert [c["serial"] for c in cands] == ["AAAA", "BBBB"]
+    assert {c["usb_path"] for c in cands} == {"1-1.1", "1-1.2"}
+    assert all(c["vid"] == "05c6" and isinstance(c["interface_protocol"], int) for c in cands)
+    listed = json.loads(run_qdlpy("list", "--json", env={"QDLPY_USB_SIM": sim}).stdout)
+    assert [d["interface_protocol"] for d in listed["devices"]] == [0x10, 0x10]

@@ -1,4 +1,5 @@
-"""The simulator's pyusb backend as pyusb itself sees it (usb-emulation.md §4 quirks)."""
+"""The simulator's pyusb backend as pyusb itself sees it
+(docs/testing.md#the-fake-pyusb-backend)."""
 
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ def test_eacces_on_open(fake_bus: Callable[..., FakeBackend]) -> None:
     with pytest.raises(usb.core.USBError) as info:
         dev.read(0x81, 512, 50)
     assert info.value.errno == errno.EACCES
-    with pytest.raises(ValueError, match="langid"):  # pyusb's own symptom (§b5)
+    # pyusb's own symptom (docs/protocol.md#usb-errors)
+    with pytest.raises(ValueError, match="langid"):
         _ = dev.product
 
 

@@ -1,4 +1,4 @@
-"""libusb backend resolution (ux-and-style.md §b5, usb-emulation.md §5).
+"""libusb backend resolution (docs/protocol.md#choosing-the-libusb-backend).
 
 pyusb's libusb1 backend is a process-wide singleton, so the choices that load a library
 are checked in fresh interpreter processes.
@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from qdlpy.errors import BackendUnavailable
-from qdlpy.simulator.pyusb_backend import FakeBackend
+from qdlpy.simulator.pyusb_backend import FakeBackend, plug_from_environment
 from qdlpy.transport import usb_backend
 
 _PROBE = (
@@ -41,8 +41,17 @@ def _have_system_libusb() -> bool:
     return ctypes.util.find_library("usb-1.0") is not None
 
 
-def test_sim_env_selects_the_fake_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sim_env_alone_changes_nothing_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production chooser never looks at QDLPY_USB_SIM: only the simulator plugs it."""
+    monkeypatch.setenv("QDLPY_USB_SIM", "fulldump?size=1M")
+    monkeypatch.setenv("QDLPY_LIBUSB", "/nonexistent/libusb-1.0.so.0")
+    with pytest.raises(BackendUnavailable):
+        usb_backend.get_backend()
+
+
+def test_the_simulator_plugs_its_backend_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QDLPY_USB_SIM", "fulldump?size=1M,fulldump?size=1M")
+    assert plug_from_environment()
     backend = usb_backend.get_backend()
     assert isinstance(backend, FakeBackend) and len(backend.devices) == 2
     assert usb_backend.get_backend() is backend  # resolved once

@@ -1,5 +1,7 @@
 """UsbTransport over the simulator's pyusb backend: discovery, selection, claiming,
-ZLPs, error mapping (sahara-protocol.md §10.5, §12; ux-and-style.md §b5, §c2)."""
+ZLPs, error mapping (docs/protocol.md#zero-length-packets,
+docs/protocol.md#usb-devices-and-interfaces, docs/protocol.md#choosing-the-libusb-backend,
+docs/design.md#waiting-for-a-device)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from qdlpy.errors import (
     TransferTimeout,
     TransportError,
 )
-from qdlpy.simulator.pyusb_backend import FakeBackend
+from qdlpy.simulator.pyusb_backend import FakeBackend, plug_from_environment
 from qdlpy.transport.usb import (
     UsbTransport,
     list_usb_devices,
@@ -334,6 +336,7 @@ def test_reconnect_after_the_device_reenumerates(fake_bus: Bus) -> None:
 
 def test_transport_over_the_real_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QDLPY_USB_SIM", "fulldump?size=1M&max_packet=1024")
+    assert plug_from_environment()
     t = UsbTransport()
     t.open()
     hello = t.read(4096, 1.0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from helpers import run_qdlpy
-from triage_build import boot_log, lockless_core, lockless_segments
+from triage_build import boot_log, lockless_core, lockless_segments, table_folder
 from triage_elf import core, vmcoreinfo_text
 from triage_kring import LocklessRing
 from triage_oracle import vmcore_dmesg
@@ -101,7 +101,7 @@ def test_no_vmcoreinfo_at_all(tmp_path: Path) -> None:
                                         ("md_Kvmcorein2.BIN", "VMCOREINFO")])
 def test_kmemdump_folder_without_a_log_region(drop: str, named: str, tmp_path: Path) -> None:
     s = kimg.build("arm64")
-    folder = kimg.write_folder(tmp_path / "dump", s.without(drop).table())
+    folder = table_folder(tmp_path / "dump", [r for r in s.table() if r.filename != drop])
     proc = run_qdlpy("dmesg", folder)
     assert proc.returncode == 10
     assert (named if named != "printk ring header" else "printk ring header") in proc.stderr
@@ -115,9 +115,9 @@ def test_kmemdump_folder_without_a_log_region(drop: str, named: str, tmp_path: P
 
 def test_a_region_pulled_short_prints_only_what_it_holds(tmp_path: Path) -> None:
     s = kimg.build("x86_64")
-    full = qdlpy.dmesg(kimg.write_folder(tmp_path / "full", s.table()))
-    data = s.region("md_Kprb_data27.BIN").data
-    folder = kimg.write_folder(tmp_path / "short", s.table())
+    full = qdlpy.dmesg(table_folder(tmp_path / "full", s.table()))
+    data = next(r.data for r in s.regions if r.filename == "md_Kprb_data27.BIN")
+    folder = table_folder(tmp_path / "short", s.table())
     (folder / "md_Kprb_data27.BIN").write_bytes(data[: len(data) // 2])
     got = qdlpy.dmesg(folder)
     assert 0 < len(got.records) < len(full.records)

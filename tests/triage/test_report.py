@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import run_qdlpy
-from triage_build import lockless_core
+from triage_build import lockless_core, table_folder
 from triage_elf import elf_with_build_id
 from triage_kring import LocklessRing
 
@@ -26,7 +26,7 @@ NO_DEBUGINFOD = {"DEBUGINFOD_URLS": ""}
 def sim_folder(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, kimg.KmemdumpSet]:
     arch, printk = request.param
     s = kimg.build(arch, printk=printk)
-    return kimg.write_folder(tmp_path / "dump", s.table()), s
+    return table_folder(tmp_path / "dump", s.table()), s
 
 
 def test_report_of_a_simulated_panic(sim_folder: tuple[Path, kimg.KmemdumpSet]) -> None:
@@ -77,7 +77,7 @@ def test_the_signature_ignores_what_varies_between_occurrences() -> None:
 
 def test_cli_screen_and_json(tmp_path: Path) -> None:
     s = kimg.build("arm64")
-    folder = kimg.write_folder(tmp_path / "dump", s.table())
+    folder = table_folder(tmp_path / "dump", s.table())
     proc = run_qdlpy("report", folder, env=NO_DEBUGINFOD)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -93,7 +93,8 @@ def test_cli_screen_and_json(tmp_path: Path) -> None:
 
 def test_a_missing_log_region_says_what_it_costs(tmp_path: Path) -> None:
     s = kimg.build("arm64")
-    folder = kimg.write_folder(tmp_path / "dump", s.without("md_Kprb_data27.BIN").table())
+    folder = table_folder(tmp_path / "dump",
+                          [r for r in s.table() if r.filename != "md_Kprb_data27.BIN"])
     proc = run_qdlpy("report", folder, env=NO_DEBUGINFOD)
     assert proc.returncode == 0
     assert "missing: prb_data" in proc.stdout and "no log: prb_data missing" in proc.stdout
@@ -145,7 +146,7 @@ def test_one_unreadable_target_among_many(tmp_path: Path) -> None:
 
 def test_vmlinux_dir_finds_the_build_id(tmp_path: Path) -> None:
     s = kimg.build("x86_64")
-    folder = kimg.write_folder(tmp_path / "dump", s.table())
+    folder = table_folder(tmp_path / "dump", s.table())
     want = printk_ring.build_id(f"6.1.0-qdlpy-{s.arch}")
     (tmp_path / "syms" / "other").mkdir(parents=True)
     (tmp_path / "syms" / "other" / "vmlinux-old").write_bytes(elf_with_build_id(b"\x01" * 20))
@@ -188,8 +189,8 @@ def debuginfod_server() -> Iterator[tuple[str, list[str]]]:
 def test_debuginfod_is_asked_where_configured(tmp_path: Path,
                                               debuginfod_server: tuple[str, list[str]]) -> None:
     url, asked = debuginfod_server
-    arm = kimg.write_folder(tmp_path / "arm", kimg.build("arm64").table())
-    x86 = kimg.write_folder(tmp_path / "x86", kimg.build("x86_64").table())
+    arm = table_folder(tmp_path / "arm", kimg.build("arm64").table())
+    x86 = table_folder(tmp_path / "x86", kimg.build("x86_64").table())
     env = {"DEBUGINFOD_URLS": url}
     doc = json.loads(run_qdlpy("report", "--json", arm, env=env).stdout)
     assert doc["build_id_lookup"]["debuginfod"][0]["status"] == "found"

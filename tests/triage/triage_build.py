@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from triage_elf import EM_AARCH64, EM_ARM, Seg, core, vmcoreinfo_text
 from triage_kring import LegacyLog, LocklessRing
+
+
+class TableRow(Protocol):
+    """A region table row with its file's bytes (the simulator's region records)."""
+
+    @property
+    def filename(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def base(self) -> int: ...
+    @property
+    def length(self) -> int: ...
+    @property
+    def data(self) -> bytes: ...
 
 
 def _ptr(value: int, word: int, endian: str) -> bytes:
@@ -69,6 +85,22 @@ def legacy_core(log: LegacyLog, *, word: int = 8, keys: Mapping[str, int] | None
     segs = [Seg(base, small), Seg(buf_va, bytes(log.buf))]
     bits = 64 if word == 8 else 32
     return core(segs, vi, bits=bits, endian=e, machine=EM_AARCH64 if bits == 64 else EM_ARM)
+
+
+def table_folder(folder: Path, rows: Sequence[TableRow]) -> Path:
+    """A dump folder as a pull leaves it: one file per table row plus manifest.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = []
+    for r in rows:
+        if r.filename.lower() == "load.cmm":
+            continue
+        (folder / r.filename).write_bytes(r.data)
+        doc.append({"filename": r.filename, "description": r.description,
+                    "base": f"0x{r.base:x}", "length": r.length, "save_pref": 1,
+                    "status": "complete", "raw": {}})
+    (folder / "manifest.json").write_text(json.dumps(
+        {"schema": "qdlpy.pull/1", "status": "complete", "regions": doc}))
+    return folder
 
 
 def vendor_folder(folder: Path, files: Mapping[str, bytes], *, manifest: bool = True) -> Path:

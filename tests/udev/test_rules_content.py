@@ -9,7 +9,7 @@ import pytest
 from qdlpy import udev_rules
 from qdlpy.errors import InvalidArgument
 
-# sahara-protocol.md §12.1: every known EDL / memory-debug VID:PID.
+# docs/protocol.md#usb-devices-and-interfaces: every known EDL / memory-debug VID:PID.
 EXPECTED_IDS = {
     (0x05C6, p) for p in (0x9008, 0x900E, 0x9006, 0x901D, 0x90DB, 0x9060, 0x9025)
 } | {(0x0FCE, p) for p in (0x9DDE, 0xADE3, 0xADE5, 0xADED)} | {
@@ -30,8 +30,9 @@ def test_every_known_id_is_matched(text: str) -> None:
     assert udev_rules.rule_ids(text) == EXPECTED_IDS
 
 
-# PIDs that are also modem/diag compositions (sahara-protocol.md §12.1): 9025 is a QMI LTE
-# modem in qmi_wwan, 901d an Android diag composition per edl. ModemManager must keep them.
+# PIDs that are also modem/diag compositions (docs/protocol.md#usb-devices-and-interfaces): 9025 is
+# a QMI LTE modem in qmi_wwan, 901d an Android diag composition per edl. ModemManager must keep
+# them.
 MODEM_IDS = {(0x05C6, 0x9025), (0x05C6, 0x901D)}
 
 

@@ -1,5 +1,5 @@
-"""Tier 2 (usb-emulation.md §7): qdlpy's usb transport through pyusb, real libusb and real
-usbdevfs ioctls, answered by a Python handler inside a umockdev testbed.
+"""Tier 2 (docs/testing.md#the-real-libusb-tier): qdlpy's usb transport through pyusb, real libusb
+and real usbdevfs ioctls, answered by a Python handler inside a umockdev testbed.
 
 Run it in its own pytest invocation, under the preload:
 
@@ -7,7 +7,7 @@ Run it in its own pytest invocation, under the preload:
 
 (tests/test_umockdev_tier.py does exactly that from a plain `pytest` run.)
 
-While a testbed exists all of /sys is redirected into it (usb-emulation.md §2.5 item 3),
+While a testbed exists all of /sys is redirected into it (docs/testing.md#umockdev-pitfalls),
 which is one more reason to keep this tier out of the main run. Without the packages the
 tests skip with the install command; with CI=true a missing package is a failure, so CI
 cannot silently lose the tier. Merely not running under umockdev-wrapper is a skip (the

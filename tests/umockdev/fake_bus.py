@@ -1,11 +1,11 @@
 """A fake USB bus in a umockdev testbed: sysfs records + /dev nodes + usbdevfs handlers.
 
 libusb enumerates from sysfs (``descriptors``, ``busnum``, ``devnum``, ``speed``,
-``bConfigurationValue``; usb-emulation.md §2.1) and opens ``/dev/bus/usb/BBB/DDD``, whose
-ioctls go to a :class:`usbdevfs_handler.UsbdevfsHandler`. Devices sit under a root hub
-(``usb1``) and, for multi-level port paths such as ``1-1.2``, under a hub ``1-1``, so
-libusb's ``port_numbers`` (and thus qdlpy's ``--usb-path``) come out as on real hardware.
-Device numbers are never reused, like the kernel's, so a re-enumerated device gets a new
+``bConfigurationValue``; docs/testing.md#how-the-umockdev-tier-works) and opens
+``/dev/bus/usb/BBB/DDD``, whose ioctls go to a :class:`usbdevfs_handler.UsbdevfsHandler`. Devices
+sit under a root hub (``usb1``) and, for multi-level port paths such as ``1-1.2``, under a hub
+``1-1``, so libusb's ``port_numbers`` (and thus qdlpy's ``--usb-path``) come out as on real
+hardware. Device numbers are never reused, like the kernel's, so a re-enumerated device gets a new
 node.
 """
 

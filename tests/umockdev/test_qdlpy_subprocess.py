@@ -1,9 +1,9 @@
 """The real `qdlpy` command as a subprocess, over pyusb -> libusb -> usbdevfs -> this process.
 
 The child inherits LD_PRELOAD and UMOCKDEV_DIR, so its ioctls on /dev/bus/usb/... are
-answered by the handlers living in this pytest process (usb-emulation.md §2.4, "CLI
-subprocess"). Each test runs once with Debian's libusb and once with libusb-package's
-(QDLPY_LIBUSB=system|bundled, resolved by qdlpy.transport.usb_backend).
+answered by the handlers living in this pytest process
+(docs/testing.md#how-the-umockdev-tier-works). Each test runs once with Debian's libusb and once
+with libusb-package's (QDLPY_LIBUSB=system|bundled, resolved by qdlpy.transport.usb_backend).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_pull_survives_the_device_vanishing_and_re_enumerating(
         libusb: str) -> None:
     # The board stays off the bus for 0.3 s (the replugger fixture), as a real one does
     # while it re-enumerates. (With an instant re-enumeration, libusb-package's udev-less
-    # context can miss it: see the lead's notes on UsbTransport.bus_changed().)
+    # context can miss it: see UsbTransport.bus_changed().)
     bus.plug(pipe("kmemdump?disconnect_after=40K", serial="VANISH01"))
     out = tmp_path / "dump"
     code, doc, err = pull_json(bus, out, "--chunk-size", "16K", libusb=libusb)

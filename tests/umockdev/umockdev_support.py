@@ -29,7 +29,8 @@ def fresh_backend() -> Any:
     libusb: QDLPY_LIBUSB=system|bundled picks it for the whole run (the .ci/run lines run
     this tier once per library), and the CLI subprocess tests pick it per test. A context
     enumerates sysfs when created, so it sees the devices plugged before this call
-    (libusb-package gets no hot-plug events under umockdev, usb-emulation.md §2.4).
+    (libusb-package gets no hot-plug events under umockdev,
+    docs/testing.md#how-the-umockdev-tier-works).
     """
     from qdlpy.transport import usb_backend
 

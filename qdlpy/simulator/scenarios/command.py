@@ -1,21 +1,30 @@
-"""``command``: a device that answers Sahara command mode (sahara-protocol.md §11).
+"""``command``: a device that answers Sahara command mode (docs/protocol.md#command-mode).
 
 Parameters:
 
 * ``version=2|3`` (default 2). A v3 device refuses 0x02 MSM_HW_ID_READ (END_OF_IMAGE_TX
-  0x1F) and answers 0x0A READ_CHIP_ID_V3 instead (§3.3, §11.2).
-* ``refuse_pkhash=1``: 0x03 OEM_PK_HASH_READ is refused too (some v3 devices do, §11.2).
-* ``oem_at_44=1`` (v3): the OEM_ID at offset 40 is zero and the real one sits at 44 (§11.3).
+  0x1F) and answers 0x0A READ_CHIP_ID_V3 instead (docs/protocol.md#what-differs-between-versions,
+  docs/protocol.md#client-commands).
+* ``refuse_pkhash=1``: 0x03 OEM_PK_HASH_READ is refused too (some v3 devices do,
+  docs/protocol.md#client-commands).
+* ``oem_at_44=1`` (v3): the OEM_ID at offset 40 is zero and the real one sits at 44
+  (docs/protocol.md#chip-identity).
 * ``hwid_repeat=0|1`` (v2, default 1): 0x02 answers 0x18 bytes (the value three times),
   as some devices do; 0 answers the plain 8 bytes.
 * ``no_command=1``: command mode itself is refused (HELLO_RESP(3) gets NAK 0x18).
 * ``mode=0|2`` (default 0): the HELLO mode at power-on. 0 is a PBL in EDL; 2 is a
   crash-dump boot loader that also has command mode (a small memory-debug table is
   offered so a test can prove the dump survives a visit to command mode).
+* ``sbl_version=N`` (decimal or 0x hex, default ``SBL_VERSION``): the u32 that 0x07
+  GET_SOFTWARE_VERSION_SBL answers. 4 is a real-world value whose answer, ``04 00 00 00``,
+  starts like an END_OF_IMAGE_TX header.
+* ``answer=CMD:HEX[,CMD:HEX...]``: client command CMD (a hex id) answers exactly these bytes
+  (hex, may be empty), added to the table or replacing a built-in answer; e.g.
+  ``answer=03:0400000010000000`` for answers that look like packets.
 
 All values are deterministic (``IDENTITY``) so tests can assert them. The OEM PK hash
 is served the way devices pad it: a SHA-256 repeated three times to 0x60 bytes on v2, a
-SHA-384 zero-padded to 0x60 bytes on v3 (§11.2).
+SHA-384 zero-padded to 0x60 bytes on v3 (docs/protocol.md#client-commands).
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from .common import SimRegion, memory_debug_personality
 from .registry import ScenarioBuild
 
 #: What the simulated chip reports. MSM_ID has bit 29 set on purpose: a tool that keeps
-#: only 24 bits of it (edl, §16 "MSM_ID width") would report a different value.
+#: only 24 bits of it (edl, docs/protocol.md#chip-identity) would report a different value.
 SERIAL_NUMBER = 0x5A1B2C3D  # the same value the simulated USB iProduct carries as _SN:
 MSM_ID = 0x200A50E1
 OEM_ID = 0x0051
@@ -42,7 +51,8 @@ CHIP_ID_V3 = 0x0000_1A2B
 SBL_VERSION = 0x0002_0005
 PK_HASH_256 = hashlib.sha256(b"qdlpy simulated OEM root certificate").digest()
 PK_HASH_384 = hashlib.sha384(b"qdlpy simulated OEM root certificate").digest()
-PK_HASH_WIDTH = 0x60  # devices pad or repeat the hash to this width (§11.2)
+# devices pad or repeat the hash to this width (docs/protocol.md#client-commands)
+PK_HASH_WIDTH = 0x60
 
 
 class RecordingResponses(dict[int, bytes]):
@@ -62,7 +72,8 @@ class RecordingResponses(dict[int, bytes]):
 
 
 def chip_id_v3(*, oem_at_44: bool = False) -> bytes:
-    """A READ_CHIP_ID_V3 answer (§11.3): identifier at 0, MSM_ID at 36, OEM/MODEL at 40/42."""
+    """A READ_CHIP_ID_V3 answer (docs/protocol.md#chip-identity): identifier at 0, MSM_ID at 36,
+    OEM/MODEL at 40/42."""
     body = bytearray(48)
     struct.pack_into("<I", body, 0, CHIP_ID_V3)
     struct.pack_into("<IHH", body, 36, MSM_ID, 0 if oem_at_44 else OEM_ID, MODEL_ID)
@@ -72,13 +83,18 @@ def chip_id_v3(*, oem_at_44: bool = False) -> bytes:
 
 
 def command_responses(version: int = 2, *, refuse_pkhash: bool = False,
-                      oem_at_44: bool = False, hwid_repeat: bool = True) -> RecordingResponses:
-    """The client-command table of a simulated device of Sahara ``version``."""
+                      oem_at_44: bool = False, hwid_repeat: bool = True,
+                      sbl_version: int = SBL_VERSION,
+                      answers: dict[int, bytes] | None = None) -> RecordingResponses:
+    """The client-command table of a simulated device of Sahara ``version``.
+
+    ``answers`` adds or replaces answers byte for byte (the ``answer=`` knob).
+    """
     hwid = struct.pack("<Q", (MSM_ID << 32) | (OEM_ID << 16) | MODEL_ID)
     table: dict[int, bytes] = {
         ExecCmd.NOP: b"",
         ExecCmd.SERIAL_NUM_READ: struct.pack("<I", SERIAL_NUMBER),
-        ExecCmd.GET_SOFTWARE_VERSION_SBL: struct.pack("<I", SBL_VERSION),
+        ExecCmd.GET_SOFTWARE_VERSION_SBL: struct.pack("<I", sbl_version),
     }
     if version >= 3:
         table[ExecCmd.READ_CHIP_ID_V3] = chip_id_v3(oem_at_44=oem_at_44)
@@ -88,6 +104,7 @@ def command_responses(version: int = 2, *, refuse_pkhash: bool = False,
         pk = PK_HASH_256 * (PK_HASH_WIDTH // len(PK_HASH_256))
     if not refuse_pkhash:
         table[ExecCmd.OEM_PK_HASH_READ] = pk
+    table.update(answers or {})
     table[ExecCmd.GET_COMMAND_ID_LIST] = b"".join(
         struct.pack("<I", c) for c in sorted([*table, ExecCmd.GET_COMMAND_ID_LIST]))
     out = RecordingResponses()
@@ -106,6 +123,39 @@ def _version(params: dict[str, str]) -> int:
     return int(text)
 
 
+def _sbl_version(params: dict[str, str]) -> int:
+    text = params.pop("sbl_version", None)
+    if text is None:
+        return SBL_VERSION
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0xFFFF_FFFF:
+        raise InvalidArgument(f"command scenario: sbl_version must be a u32 (e.g. 4 or "
+                              f"0x20005), not {text!r}")
+    return value
+
+
+def _answers(params: dict[str, str]) -> dict[int, bytes]:
+    """``answer=CMD:HEX[,CMD:HEX...]`` -> {command id: answer bytes}."""
+    text = params.pop("answer", "")
+    answers: dict[int, bytes] = {}
+    for item in filter(None, text.split(",")):
+        cmd, sep, data = item.partition(":")
+        try:
+            if not sep:
+                raise ValueError("no ':'")
+            answers[int(cmd, 16)] = bytes.fromhex(data)
+        except ValueError:
+            raise InvalidArgument(
+                f"command scenario: answer wants CMD:HEX (a hex command id, then the "
+                f"answer's bytes in hex), not {item!r}",
+                hint="e.g. answer=07:04000000 or answer=01:04000000,03:0400000010000000",
+            ) from None
+    return answers
+
+
 def build(params: dict[str, str], faults: Faults) -> ScenarioBuild:
     version = _version(params)
     responses = command_responses(
@@ -113,6 +163,8 @@ def build(params: dict[str, str], faults: Faults) -> ScenarioBuild:
         refuse_pkhash=_flag(params, "refuse_pkhash"),
         oem_at_44=_flag(params, "oem_at_44"),
         hwid_repeat=_flag(params, "hwid_repeat", "1"),
+        sbl_version=_sbl_version(params),
+        answers=_answers(params),
     )
     supported = not _flag(params, "no_command")
     mode = params.pop("mode", "0")

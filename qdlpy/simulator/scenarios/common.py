@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 
+from qdlpy.formats.loadcmm import write_load_cmm
 from qdlpy.protocols.constants import Mode, SavePref
 from qdlpy.protocols.device import Personality
 from qdlpy.protocols.table import Region, build_table
@@ -40,12 +41,11 @@ def memory_debug_personality(
     is64: bool = True,
     with_load_cmm: bool = True,
 ) -> tuple[Personality, bytes | None]:
-    """A crash-dump device offering ``regions`` (plus load.cmm last, as XBL does, §3.5)."""
+    """A crash-dump device offering ``regions`` (plus load.cmm last, as XBL does,
+    docs/formats.md#table-order)."""
     regions = list(regions)
     script: bytes | None = None
     if with_load_cmm:
-        from qdlpy.assemble.sources import write_load_cmm
-
         script = write_load_cmm(regions).encode()
         regions.append(SimRegion("CMM Script", "load.cmm", SCRIPT_ADDRESS, len(script),
                                  data=script, save_pref=SavePref.MANDATORY))

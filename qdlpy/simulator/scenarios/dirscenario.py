@@ -1,32 +1,29 @@
 """``dir:PATH``: serve a folder of region files so a real dump replays through qdlpy.
 
-Addresses come from the folder's dump_info.txt (QPST/PCAT), else manifest.json (qdlpy),
-else load.cmm (lengths from the file sizes). The table is served in the order that file
-lists the regions; region bytes are read from disk on demand (constant memory), so a
-multi-GiB full dump can be replayed. A load.cmm in the folder is served last, as XBL does.
+Addresses come from the folder's address file, chosen as ``qdlpy assemble`` chooses it
+(:mod:`qdlpy.formats.addresses`: manifest.json, else dump_info.txt, else load.cmm, whose
+lengths are the file sizes). The table is served in the order that file lists the regions;
+region bytes are read from disk on demand (constant memory), so a multi-GiB full dump can
+be replayed. A load.cmm in the folder is served last, as XBL does.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-from qdlpy.assemble.sources import (
-    DUMP_INFO,
-    LOAD_CMM,
-    MANIFEST,
-    SourceEntry,
-    parse_dump_info,
-    parse_load_cmm,
-    read_manifest,
-    read_text,
-)
 from qdlpy.errors import InputError
+from qdlpy.formats import loadcmm
+from qdlpy.formats.addresses import ADDRESS_FILES, read_address_file
+from qdlpy.formats.entries import SourceEntry
 from qdlpy.simulator.faults import Faults
 
 from .common import SimRegion, memory_debug_personality
 from .registry import ScenarioBuild
+
+log = logging.getLogger("qdlpy.simulator")
 
 
 def _file_reader(path: Path, base: int) -> Callable[[int, int], bytes]:
@@ -39,20 +36,21 @@ def _file_reader(path: Path, base: int) -> Callable[[int, int], bytes]:
 
 
 def _entries(folder: Path) -> list[SourceEntry]:
-    # Not qdlpy.assemble.folder.scan_folder: that one only resolves names safely inside the
+    # Not qdlpy.assemble's folder scan: that one only resolves names safely inside the
     # folder, while a replayed device must serve whatever names its table lists (hostile
     # ones included, tests/pull/test_names.py), exactly as a real device would.
-    if (folder / DUMP_INFO).is_file():
-        return parse_dump_info(read_text(folder / DUMP_INFO))
-    if (folder / MANIFEST).is_file():
-        return read_manifest(folder / MANIFEST)
-    if (folder / LOAD_CMM).is_file():
-        return parse_load_cmm(read_text(folder / LOAD_CMM))
-    raise InputError(
-        f"{folder} has no {DUMP_INFO}, {MANIFEST} or {LOAD_CMM}: the simulator needs the "
-        "regions' physical addresses",
-        hint="write a dump_info.txt: one line `1 0x<base> <length> <name> <FILE.BIN>` per region",
-    )
+    warnings: list[str] = []
+    found = read_address_file(
+        lambda name: folder / name if (folder / name).is_file() else None, warnings)
+    for warning in warnings:
+        log.warning("dir scenario: %s", warning)
+    if found is None:
+        raise InputError(
+            f"{folder} has no usable {', '.join(ADDRESS_FILES)}: the simulator needs the "
+            "regions' physical addresses",
+            hint="write a dump_info.txt: one line `1 0x<base> <length> <name> <FILE.BIN>` per "
+                 "region")
+    return found.entries
 
 
 def build(params: dict[str, str], faults: Faults) -> ScenarioBuild:
@@ -62,7 +60,7 @@ def build(params: dict[str, str], faults: Faults) -> ScenarioBuild:
                          hint="use --scenario dir:/path/to/dump")
     regions: list[SimRegion] = []
     for e in _entries(folder):
-        if e.filename.lower() == LOAD_CMM or e.base is None:
+        if e.filename.lower() == loadcmm.NAME or e.base is None:
             continue
         path = folder / e.filename
         if not path.is_file():

@@ -1,12 +1,12 @@
 """``edl``: a PBL in image-transfer (EDL) mode that pulls a programmer from the host.
 
 The device parses the image itself from the bytes the host sends, as PBL does
-(sahara-protocol.md §9): it asks for the first 0x34 bytes (an ELF32 header; for an
+(docs/protocol.md#image-transfer): it asks for the first 0x34 bytes (an ELF32 header; for an
 ELF64 it then asks for the whole 0x40-byte header), then the program headers, then every
-PT_LOAD segment in chunks of at most ``chunk`` bytes (default and maximum 1 MiB, §9: qdl
-writes at most 1 MiB per transfer). A non-ELF image is taken as a legacy MBN: a 40-byte
-header whose u32 at offset 16 is the size of what follows [I]; the rest is read in
-``chunk``-sized pieces. The host never parses anything: it serves bytes by offset.
+PT_LOAD segment in chunks of at most ``chunk`` bytes (default and maximum 1 MiB,
+docs/protocol.md#serving-image-bytes: qdl writes at most 1 MiB per transfer). A non-ELF image is
+taken as a legacy MBN: a 40-byte header whose u32 at offset 16 is the size of what follows [I]; the
+rest is read in ``chunk``-sized pieces. The host never parses anything: it serves bytes by offset.
 
 Parameters:
 
@@ -14,10 +14,11 @@ Parameters:
   a difference ends the image with NAK 0x22 (hash verification failure), so a test can
   prove the upload was byte-exact. ``file_<ID>=PATH`` does the same for image ``ID``.
 * ``images=13[,21...]``: the image ids the device asks for, in order (default 13, the
-  Firehose programmer id, §9).
+  Firehose programmer id, docs/protocol.md#image-ids-and-the-pending-quirk).
 * ``read64=1``: READ_DATA_64 (0x12) instead of READ_DATA (0x03).
 * ``chunk=SIZE``: largest request (default 1M).
-* ``pending_quirk=1``: DONE_RESP says "pending" after the last image (MSM8916 PBL, §9).
+* ``pending_quirk=1``: DONE_RESP says "pending" after the last image (MSM8916 PBL,
+  docs/protocol.md#image-ids-and-the-pending-quirk).
 * ``nak=STATUS``: the first image ends with this NAK instead of success (e.g. 0x21,
   hash-table authentication failure: the wrong programmer for a secure device).
 * ``version=2|3``: the HELLO version; command mode answers like the ``command``
@@ -50,7 +51,8 @@ PT_LOAD = 1
 MBN_HEADER = 40  # legacy 10 x u32 MBN header; image_size (what follows it) at offset 16
 MAX_PHDRS = 100  # beyond this the device answers NAK 0x0E (unsupported number of phdrs)
 MAX_MBN_SIZE = 256 << 20
-PROGRAMMER_ID = 13  # EHOSTDL, the usual Firehose programmer id (§9)
+# EHOSTDL, the usual Firehose programmer id (docs/protocol.md#image-ids-and-the-pending-quirk)
+PROGRAMMER_ID = 13
 
 
 @dataclasses.dataclass
@@ -59,7 +61,6 @@ class ImageLog:
 
     image_id: int
     requests: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # (offset, length)
-    bytes_received: int = 0
     compared: bool = False  # a reference file was given
     mismatch: tuple[int, int] | None = None  # the first (offset, length) that differed
     status: int | None = None  # END_OF_IMAGE_TX status sent (0 = accepted)
@@ -81,10 +82,8 @@ class EdlPlan:
         self.use64 = use64
         self.nak = nak
         self.logs: dict[int, ImageLog] = {}
-        self.sessions = 0  # how many image transfers were started (one per HELLO_RESP(0))
 
     def __call__(self) -> ImagePlan:
-        self.sessions += 1
         self.logs = {}
         return self._plan()
 
@@ -103,7 +102,6 @@ class EdlPlan:
         """One READ_DATA(64); the answer is checked against the reference file."""
         log.requests.append((offset, length))
         data = yield ReadStep(log.image_id, offset, length, self.use64)
-        log.bytes_received += len(data)
         ref = self.files.get(log.image_id)
         if ref is not None and log.mismatch is None and ref[offset : offset + length] != data:
             log.mismatch = (offset, length)

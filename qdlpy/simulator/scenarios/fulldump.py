@@ -1,7 +1,7 @@
 """``fulldump``: a full ramdump (DDR + on-chip memories), DDR generated in constant memory.
 
-Names and layout follow XBL's full-dump table (minidump-format.md §7.2,
-sahara-protocol.md §10.2): DDR per chip select in parts of at most 2 GiB, OCIMEM,
+Names and layout follow XBL's full-dump table (docs/formats.md#full-dumps,
+docs/protocol.md#region-table-formats): DDR per chip select in parts of at most 2 GiB, OCIMEM,
 CODERAM, then load.cmm. ``size`` (default 64M) is the DDR size.
 """
 

@@ -1,7 +1,8 @@
-"""``kmemdump``: a Linux kmemdump/meminspect minidump, byte-accurate (minidump-format.md §9).
+"""``kmemdump``: a Linux kmemdump/meminspect minidump, byte-accurate
+(docs/testing.md#synthetic-kmemdump-region-sets).
 
 The table lists the kernel's md_K regions in SMEM order, then another subsystem's region
-and XBL's MD_ items, then load.cmm, as a real minidump-mode XBL does (§3.5).
+and XBL's MD_ items, then load.cmm, as a real minidump-mode XBL does (docs/formats.md#table-order).
 
 Parameters: ``arch=arm64|x86_64`` (Debian's crash reads x86_64 cores),
 ``numbering=kmemdump|meminspect``, ``order=shuffled`` (table order != id order),
@@ -25,7 +26,8 @@ FLAGS = ("misaligned", "long_names", "corrupt_notes", "encrypted")
 
 
 def kernel_set(params: dict[str, str]) -> ki.KmemdumpSet:
-    """The region set the parameters describe (also used by tests to get the reference ELF)."""
+    """The region set the parameters describe (also used by the pull tests to know what the
+    device serves)."""
     arch = params.pop("arch", "arm64")
     if arch not in ("arm64", "x86_64"):
         raise InvalidArgument(f"kmemdump: arch must be arm64 or x86_64, not {arch!r}")

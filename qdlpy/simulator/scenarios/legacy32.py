@@ -1,7 +1,7 @@
 """``legacy32``: a 32-bit boot loader (MEMORY_DEBUG 0x09 with 52-byte entries).
 
 Modem-class chips such as SDX55/SDX62 use the 32-bit memory-debug packets
-(sahara-protocol.md §10.1); the Quectel SDX62 example table is 39 x 52 bytes.
+(docs/protocol.md#entering-memory-debug-mode); the Quectel SDX62 example table is 39 x 52 bytes.
 """
 
 from __future__ import annotations

@@ -34,6 +34,9 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "command": ("command", "device answering command mode (version=2|3)"),
     "dir": ("dirscenario", "serve a folder of .BIN files: dir:PATH"),
 }
+#: Scenarios that take ``NAME:ARG``, and the parameter ARG stands for (fulldump:512M is
+#: fulldump?size=512M).
+SCENARIO_ARGS: dict[str, str] = {"dir": "path", "fulldump": "size"}
 
 
 def split_spec(spec: str) -> tuple[str, str, dict[str, str]]:
@@ -55,7 +58,12 @@ def build_model(spec: str) -> DeviceModel:
     fault_knobs = {k: v for k, v in knobs.items() if k in Faults.KEYS}
     params = {k: v for k, v in knobs.items() if k not in Faults.KEYS}
     if arg:
-        params["path"] = arg
+        if name not in SCENARIO_ARGS:
+            raise InvalidArgument(
+                f"scenario {name} takes no ':{arg}'; only "
+                + ", ".join(f"{n}:{a.upper()}" for n, a in SCENARIO_ARGS.items())
+                + " do", hint=f"give options as knobs: sim:{name}?knob=value")
+        params[SCENARIO_ARGS[name]] = arg
     faults = Faults.from_knobs(fault_knobs)
     module: ScenarioModule = importlib.import_module(  # type: ignore[assignment]
         f"qdlpy.simulator.scenarios.{SCENARIOS[name][0]}"

@@ -3,7 +3,7 @@
 x86_64: kernel-image addresses by ``__START_KERNEL_map`` arithmetic, the direct map by
 ``page_offset_base``, anything else by a 4-level walk of ``init_top_pgt`` (QEMU runs with
 ``la57=off``). arm64: image addresses by ``kimage_voffset``, the linear map by
-``PHYS_OFFSET`` and ``VA_BITS`` (real-kernel-e2e.md §4).
+``PHYS_OFFSET`` and ``VA_BITS`` (docs/testing.md#cutting-the-region-set).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ class X86_64Space:
         self.phys_base = info.number("phys_base")
         self.text = _sym(syms, "_text").addr + self.koff
         self.end = _sym(syms, "_end").addr + self.koff
-        self.page_offset_base = mem.u64(self._image_pa(_sym(syms, "page_offset_base").addr + self.koff),
-                                        "page_offset_base")
+        base_symbol = _sym(syms, "page_offset_base").addr + self.koff
+        self.page_offset_base = mem.u64(self._image_pa(base_symbol), "page_offset_base")
         self.cr3 = self._image_pa(info.symbol("init_top_pgt"))
 
     def _image_pa(self, va: int) -> int:

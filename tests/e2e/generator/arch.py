@@ -20,9 +20,11 @@ class ArchSpec:
     console: str
     gdb_binary: str
     gdb_package: str
-    crash_reads_it: bool  # Debian's crash is an x86_64-target build (real-kernel-e2e.md §4.5)
+    #: Runs this architecture's programs on another host: Debian builds crash for its own
+    #: architecture's cores only, so crash:<deb_arch> runs under it elsewhere (crashtool.py).
+    qemu_user_binary: str
     e_machine: int  # ELF_ARCH: EM_X86_64 = 62, EM_AARCH64 = 183
-    prstatus_size: int  # sizeof(struct elf_prstatus), minidump-format.md §2.4 (P)
+    prstatus_size: int  # sizeof(struct elf_prstatus), docs/formats.md#h-n-and-the-kelf-length (P)
     ram_mib: int = 256
 
     @property
@@ -35,16 +37,18 @@ ARCHES: dict[str, ArchSpec] = {
     "x86_64": ArchSpec(
         name="x86_64",
         deb_arch="amd64",
-        kernel_meta="linux-image-cloud-amd64",  # 3x smaller -dbg than the generic flavour (§1)
+        # 3x smaller -dbg than the generic flavour (docs/testing.md#kernel-packages)
+        kernel_meta="linux-image-cloud-amd64",
         qemu_binary="qemu-system-x86_64",
         qemu_package="qemu-system-x86",
-        # KVM is not usable on these machines (real-kernel-e2e.md §2): TCG. la57=off keeps the
-        # common 4-level page-table layout that addrspace.py walks (§7 pitfall 2).
+        # KVM is not usable on these machines (docs/testing.md#booting-under-qemu): TCG. la57=off
+        # keeps the common 4-level page-table layout that addrspace.py walks
+        # (docs/testing.md#booting-under-qemu).
         qemu_machine=("-machine", "q35,accel=tcg", "-cpu", "max,la57=off"),
         console="ttyS0",
         gdb_binary="gdb",
         gdb_package="gdb",
-        crash_reads_it=True,
+        qemu_user_binary="qemu-x86_64-static",
         e_machine=62,
         prstatus_size=336,
     ),
@@ -58,7 +62,7 @@ ARCHES: dict[str, ArchSpec] = {
         console="ttyAMA0",
         gdb_binary="gdb-multiarch",
         gdb_package="gdb-multiarch",
-        crash_reads_it=False,
+        qemu_user_binary="qemu-aarch64-static",
         e_machine=183,
         prstatus_size=392,
     ),

@@ -35,8 +35,9 @@ class BootResult:
 
 
 def kernel_cmdline(arch: ArchSpec) -> str:
-    # nokaslr: symbol addresses = link addresses (real-kernel-e2e.md §7 pitfall 16).
-    # log_buf_len: printk ring from memblock, in the direct map as on devices (§2).
+    # nokaslr: symbol addresses = link addresses (docs/testing.md#booting-under-qemu).
+    # log_buf_len: printk ring from memblock, in the direct map as on devices
+    # (docs/testing.md#booting-under-qemu).
     return f"console={arch.console} nokaslr panic=-1 log_buf_len=256K"
 
 
@@ -93,9 +94,11 @@ def boot_and_dump(arch: ArchSpec, vmlinuz: Path, initrd: Path, workdir: Path, *,
         qmp = Qmp(sock, connect_timeout=30.0, step=STEP)
         text = _wait_ready(proc, serial, qemu_log, argv, boot_timeout)
         boot_s = time.monotonic() - t0
-        m = re.search(rf"^{VMCOREINFO_PREFIX} (?:0x)?([0-9a-fA-F]+) (?:0x)?([0-9a-fA-F]+)\s*$", text, re.MULTILINE)
+        m = re.search(rf"^{VMCOREINFO_PREFIX} (?:0x)?([0-9a-fA-F]+) (?:0x)?([0-9a-fA-F]+)\s*$",
+                      text, re.MULTILINE)
         if not m:
-            raise GeneratorError(STEP, f"/init printed no vmcoreinfo address; serial:\n{text[-1500:]}")
+            raise GeneratorError(STEP, "/init printed no vmcoreinfo address; serial:\n"
+                                       + text[-1500:])
         t1 = time.monotonic()
         qmp.execute("stop")
         qmp.execute("dump-guest-memory", {"paging": False, "protocol": f"file:{dump}"},

@@ -1,7 +1,7 @@
 """Step 1: find or install the host tools, download and unpack the guest kernel.
 
 Kernel packages are fetched with ``apt-get download`` and only the needed members are
-unpacked with ``dpkg-deb --fsys-tarfile | tar -x`` (real-kernel-e2e.md §1: installing the
+unpacked with ``dpkg-deb --fsys-tarfile | tar -x`` (docs/testing.md#kernel-packages: installing the
 image would run bootloader hooks; unpacking only vmlinux takes seconds). Everything lands
 in a cache directory so that a second run downloads nothing.
 """
@@ -22,7 +22,9 @@ from .arch import ArchSpec
 from .errors import GeneratorError, MissingTool
 from .proc import run
 
-__all__ = ["KernelFiles", "ensure_host_tools", "fetch_kernel", "enable_command", "tool_versions"]
+__all__ = ["KernelFiles", "ensure_host_tools", "fetch_kernel", "enable_command", "tool_versions",
+           "apt_install", "candidate_version", "download_debs", "ensure_foreign_arch",
+           "host_deb_arch", "is_root"]
 
 log = logging.getLogger("qdlpy.e2e")
 
@@ -39,7 +41,7 @@ def pip_command() -> str:
     return f"{sys.executable} -m pip install {' '.join(PYTHON_MODULES.values())}"
 
 
-def _is_root() -> bool:
+def is_root() -> bool:
     return os.geteuid() == 0
 
 
@@ -56,31 +58,40 @@ def host_packages(arch: ArchSpec) -> dict[str, str]:
         "tar": "tar",
         "apt-get": "apt",
     }
-    if arch.crash_reads_it:
-        need["crash"] = "crash"
+    if arch.deb_arch == host_deb_arch():
+        need["crash"] = "crash"  # Debian builds crash for its own architecture's cores only
+    else:
+        need[arch.qemu_user_binary] = "qemu-user-static"  # runs crash:<arch> (crashtool.py)
     return need
+
+
+def host_deb_arch() -> str:
+    """The Debian architecture of this machine (``amd64``)."""
+    return run("tools", ["dpkg", "--print-architecture"], timeout=30).stdout.strip()
 
 
 def ensure_host_tools(arch: ArchSpec, *, allow_install: bool = True) -> None:
     """Install (as root) or find qemu, gdb, crash, drgn and pyelftools; else MissingTool."""
     step = "tools"
-    missing = sorted({pkg for binary, pkg in host_packages(arch).items() if not shutil.which(binary)})
+    missing = sorted({pkg for binary, pkg in host_packages(arch).items()
+                      if not shutil.which(binary)})
     if missing:
-        if not (allow_install and _is_root()):
+        if not (allow_install and is_root()):
             raise MissingTool(step, f"missing Debian packages: {' '.join(missing)}",
                               enable_command=enable_command(arch))
-        _apt_install(step, missing)
-    py_missing = [pypi for mod, pypi in PYTHON_MODULES.items() if importlib.util.find_spec(mod) is None]
+        apt_install(step, missing)
+    py_missing = [pypi for mod, pypi in PYTHON_MODULES.items()
+                  if importlib.util.find_spec(mod) is None]
     if py_missing:
         in_venv = sys.prefix != sys.base_prefix
-        if not (allow_install and (in_venv or _is_root())):
+        if not (allow_install and (in_venv or is_root())):
             raise MissingTool(step, f"missing Python packages: {' '.join(py_missing)}",
                               enable_command=pip_command())
         run(step, [sys.executable, "-m", "pip", "install", "-q", *py_missing], timeout=APT_TIMEOUT)
         importlib.invalidate_caches()
 
 
-def _apt_install(step: str, packages: list[str]) -> None:
+def apt_install(step: str, packages: list[str]) -> None:
     argv = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
     proc = run(step, argv, timeout=APT_TIMEOUT, env=_apt_env(), check=False)
     if proc.returncode != 0:  # stale or empty package lists: refresh once, then insist
@@ -88,12 +99,12 @@ def _apt_install(step: str, packages: list[str]) -> None:
         run(step, argv, timeout=APT_TIMEOUT, env=_apt_env())
 
 
-def tool_versions(arch: ArchSpec) -> dict[str, str]:
-    """First version line of every tool the tier uses (for expected.json and reports)."""
+def tool_versions(arch: ArchSpec, crash: list[str]) -> dict[str, str]:
+    """First version line of every tool the tier uses (for expected.json and reports);
+    ``crash`` is the command that runs crash for ``arch`` (crashtool.crash_command)."""
     out: dict[str, str] = {}
-    cmds = {"qemu": [arch.qemu_binary, "--version"], "gdb": [arch.gdb_binary, "--version"]}
-    if arch.crash_reads_it:
-        cmds["crash"] = ["crash", "--version"]
+    cmds = {"qemu": [arch.qemu_binary, "--version"], "gdb": [arch.gdb_binary, "--version"],
+            "crash": [*crash, "--version"]}
     for name, argv in cmds.items():
         proc = run("tools", argv, timeout=60, check=False)
         lines = [ln.strip() for ln in (proc.stdout or proc.stderr).splitlines() if ln.strip()]
@@ -121,22 +132,22 @@ class KernelFiles:
     downloaded_bytes: int  # 0 on a warm cache
 
 
-def _ensure_foreign_arch(arch: ArchSpec) -> None:
-    native = run("packages", ["dpkg", "--print-architecture"], timeout=30).stdout.strip()
-    if arch.deb_arch == native:
+def ensure_foreign_arch(arch: ArchSpec) -> None:
+    if arch.deb_arch == host_deb_arch():
         return
     foreign = run("packages", ["dpkg", "--print-foreign-architectures"], timeout=30).stdout.split()
     if arch.deb_arch in foreign:
         return
-    if not _is_root():
+    if not is_root():
         raise MissingTool("packages", f"dpkg does not know architecture {arch.deb_arch}",
                           enable_command=enable_command(arch))
-    # Only for `apt-get download`: nothing of this architecture gets installed.
+    # For `apt-get download` of the kernel and crash, and for the shared libraries crash of
+    # this architecture needs under qemu-user (crashtool.py).
     run("packages", ["dpkg", "--add-architecture", arch.deb_arch], timeout=60)
     run("packages", ["apt-get", "update", "-q"], timeout=APT_TIMEOUT, env=_apt_env())
 
 
-def _candidate(pkg: str) -> str | None:
+def candidate_version(pkg: str) -> str | None:
     proc = run("packages", ["apt-cache", "show", "--no-all-versions", pkg], timeout=60, check=False)
     m = re.search(r"^Version: (\S+)", proc.stdout, re.MULTILINE)
     return m.group(1) if proc.returncode == 0 and m else None
@@ -145,13 +156,14 @@ def _candidate(pkg: str) -> str | None:
 def _resolve_image_package(arch: ArchSpec) -> str:
     """The versioned image package the metapackage currently depends on."""
     meta = f"{arch.kernel_meta}:{arch.deb_arch}"
-    if _candidate(meta) is None:  # package lists never fetched or too old
-        if not _is_root():
+    if candidate_version(meta) is None:  # package lists never fetched or too old
+        if not is_root():
             raise MissingTool("packages", f"apt-cache does not know {meta}",
                               enable_command=enable_command(arch))
         run("packages", ["apt-get", "update", "-q"], timeout=APT_TIMEOUT, env=_apt_env())
-        if _candidate(meta) is None:
-            raise GeneratorError("packages", f"no installable candidate for {meta} after apt-get update")
+        if candidate_version(meta) is None:
+            raise GeneratorError("packages",
+                                 f"no installable candidate for {meta} after apt-get update")
     deps = run("packages", ["apt-cache", "depends", meta], timeout=60).stdout
     pattern = rf"Depends: (linux-image-\d[^\s:]*{re.escape(arch.kernel_flavour_suffix)})\b"
     m = re.search(pattern, deps)
@@ -164,13 +176,13 @@ def _deb_name(pkg: str, version: str, deb_arch: str) -> str:
     return f"{pkg}_{version.replace(':', '%3a')}_{deb_arch}.deb"  # as apt-get download names it
 
 
-def _download(arch: ArchSpec, pkgs: list[str], debs: Path) -> tuple[dict[str, Path], int]:
+def download_debs(arch: ArchSpec, pkgs: list[str], debs: Path) -> tuple[dict[str, Path], int]:
     debs.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     todo: list[str] = []
     for pkg in pkgs:
         qualified = f"{pkg}:{arch.deb_arch}"
-        version = _candidate(qualified)
+        version = candidate_version(qualified)
         if version is None:
             raise GeneratorError("packages", f"apt-cache has no candidate for {qualified}")
         paths[pkg] = debs / _deb_name(pkg, version, arch.deb_arch)
@@ -180,7 +192,8 @@ def _download(arch: ArchSpec, pkgs: list[str], debs: Path) -> tuple[dict[str, Pa
         run("packages", ["apt-get", "download", "-q", *todo], timeout=APT_TIMEOUT, cwd=debs)
     for pkg, path in paths.items():
         if not path.is_file():
-            raise GeneratorError("packages", f"apt-get download did not produce {path.name} ({pkg})")
+            raise GeneratorError("packages",
+                                 f"apt-get download did not produce {path.name} ({pkg})")
     downloaded = sum(paths[p.split(":")[0]].stat().st_size for p in todo)
     return paths, downloaded
 
@@ -228,7 +241,7 @@ def fetch_kernel(arch: ArchSpec, cache: Path) -> KernelFiles:
     """Download the current kernel image, its -dbg package and busybox-static for ``arch``
     and unpack vmlinuz, vmlinux and busybox into ``cache/<arch>/<abi>/``. When those three
     files are there already, nothing is downloaded; the .debs are deleted once unpacked."""
-    _ensure_foreign_arch(arch)
+    ensure_foreign_arch(arch)
     image_pkg = _resolve_image_package(arch)
     abi = image_pkg.removeprefix("linux-image-")
     dbg_pkg = f"{image_pkg}-dbg"
@@ -240,12 +253,12 @@ def fetch_kernel(arch: ArchSpec, cache: Path) -> KernelFiles:
              "busybox": kdir / "busybox"}
     version_file = kdir / "package-version"
     downloaded = 0
-    wanted = _candidate(f"{image_pkg}:{arch.deb_arch}")
+    wanted = candidate_version(f"{image_pkg}:{arch.deb_arch}")
     cached = version_file.read_text().strip() if version_file.is_file() else None
     if cached != wanted or not all(f.is_file() for f in files.values()):
         for f in (*files.values(), version_file):  # same ABI, new upload: unpack afresh
             f.unlink(missing_ok=True)
-        debs, downloaded = _download(arch, [image_pkg, dbg_pkg, "busybox-static"],
+        debs, downloaded = download_debs(arch, [image_pkg, dbg_pkg, "busybox-static"],
                                      cache / "debs" / arch.deb_arch)
         _extract_member(debs[image_pkg], f"./boot/vmlinuz-{abi}", files["vmlinuz"])
         _extract_member(debs[dbg_pkg], f"./usr/lib/debug/boot/vmlinux-{abi}", files["vmlinux"])

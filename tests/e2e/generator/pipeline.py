@@ -7,7 +7,7 @@ Output folder (``<cache>/<arch>/out`` unless given), replaced as a whole on succ
     regions-missing/    one data region (MISSING_REGION) absent from table and folder
     reference.elf       index-order concatenation of regions/ (what qdlpy must produce)
     reference-missing.elf  the same with the missing region's bytes zero-filled
-    expected.json       marker, hostname, osrelease, vmlinux path, region list
+    expected.json       marker, hostname, osrelease, vmlinux path, crash command, regions
     generator-report.json  step timings, sizes, tool versions
     serial.log          the guest's console
 """
@@ -30,6 +30,7 @@ from typing import Any
 from .addrspace import SYMBOLS_NEEDED, make_address_space
 from .arch import ArchSpec
 from .boot import boot_and_dump
+from .crashtool import crash_command
 from .errors import GeneratorError
 from .folder import TableEntry, shuffled, without, write_folder
 from .initramfs import HOSTNAME, build_initramfs
@@ -45,7 +46,8 @@ __all__ = ["Options", "generate", "default_cache", "MISSING_REGION", "EXPECTED_S
 log = logging.getLogger("qdlpy.e2e")
 
 EXPECTED_SCHEMA = "qdlpy.e2e-expected/1"
-# Not needed by crash --minimal's `log` nor by drgn's hostname/printk (real-kernel-e2e.md §4.1)
+# Not needed by crash --minimal's `log` nor by drgn's hostname/printk
+# (docs/testing.md#what-the-tools-need-from-a-minidump)
 MISSING_REGION = "linux_banner"
 SHUFFLE_SEED = 20260708
 
@@ -100,7 +102,8 @@ def _generate(opts: Options) -> Path:
     t_start = time.monotonic()
     with timer.step("tools"):
         ensure_host_tools(arch, allow_install=opts.allow_install)
-        versions = tool_versions(arch)
+        crash = crash_command(arch, opts.cache, allow_install=opts.allow_install)
+        versions = tool_versions(arch, crash)
     with timer.step("packages"):
         kernel = fetch_kernel(arch, opts.cache)
     work = opts.cache / arch.name / "work"
@@ -116,7 +119,8 @@ def _generate(opts: Options) -> Path:
         syms = read_symbols(kernel.vmlinux, [*symbol_names(arch.name), *SYMBOLS_NEEDED])
     with timer.step("cut"):
         with PhysMemory(booted.dump) as mem:
-            note = mem.read(booted.vmcoreinfo_note_pa, booted.vmcoreinfo_note_size, "VMCOREINFO note")
+            note = mem.read(booted.vmcoreinfo_note_pa, booted.vmcoreinfo_note_size,
+                            "VMCOREINFO note")
             note_desc = parse_note(note)
             info = VmcoreInfo(note_desc.decode("ascii", "replace"))
             space = make_address_space(arch.name, mem, info, syms)
@@ -141,6 +145,7 @@ def _generate(opts: Options) -> Path:
         "osrelease": osrelease,
         "kernel_package": f"{kernel.image_package} {kernel.package_version}",
         "vmlinux": str(kernel.vmlinux),
+        "crash_command": crash,
         "cmdline": booted.cmdline,
         "address_space": {k: f"{v:#x}" for k, v in space.facts().items()},
         **summary,
@@ -188,7 +193,8 @@ def _write_outputs(out: Path, arch: ArchSpec, cmdline: str, vmci: Region,
     taken.append((kelf_pa, kelf_pa + len(kelf_bytes)))
     cmm_pa = _free_pa(ram, taken, 0x10000)
     kelf = Region(ID_ELF, "ELF", None, 0, kelf_pa, len(kelf_bytes), kelf_bytes)
-    ordered = [kelf, vmci, *data_regions]  # SMEM table order: ascending id (§2.5)
+    # SMEM table order: ascending id (docs/formats.md#how-pt_load-offsets-and-order-arise)
+    ordered = [kelf, vmci, *data_regions]
     entries = [TableEntry(r.pa, r.desc, r.filename, r.data) for r in ordered]
     reference = b"".join(r.data for r in ordered)
     (out / "reference.elf").write_bytes(reference)
@@ -208,7 +214,7 @@ def _write_outputs(out: Path, arch: ArchSpec, cmdline: str, vmci: Region,
             "length": len(r.data), "elf_offset": offset,
         })
         offset += len(r.data)
-    assert firmware_names("ELF", 1) == ("md_KELF1", "md_KELF1.BIN")  # §2.2 table
+    assert firmware_names("ELF", 1) == ("md_KELF1", "md_KELF1.BIN")  # docs/formats.md#region-ids
     return {
         "reference_elf": "reference.elf",
         "reference_missing_elf": "reference-missing.elf",

@@ -1,8 +1,8 @@
 """Step 3a: which kernel memory becomes which kmemdump region, read from the guest dump.
 
-Ids and name strings are kmemdump v2's (minidump-format.md §2.2); regions the kernel series
-does not register but crash needs on x86_64 get dynamic ids from 50 (§2.2 "NO_ID", gap at
-48/49), named "unknown" like the Qualcomm backend names every id past its table.
+Ids and name strings are kmemdump v2's (docs/formats.md#region-ids); regions the kernel series
+does not register but crash needs on x86_64 get dynamic ids from 50 (docs/formats.md#region-ids, gap
+at 48/49), named "unknown" like the Qualcomm backend names every id past its table.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import struct
+
+from oracle.naming import kernel_region_name
 
 from .addrspace import AddressSpace
 from .errors import GeneratorError
@@ -23,10 +25,9 @@ __all__ = ["Region", "collect_regions", "align4", "symbol_names", "firmware_name
 STEP = "regions"
 ID_ELF = 1
 ID_VMCOREINFO = 2
-DYNAMIC_ID_START = 50  # kmemdump v2 KMEMDUMP_ID_NO_ID (§2.2)
-DESC_MAX = 15  # firmware caps the description at 15 characters (§3.5 step 4)
+DYNAMIC_ID_START = 50  # kmemdump v2 KMEMDUMP_ID_NO_ID (docs/formats.md#region-ids)
 
-# (id, Qualcomm backend name string, kernel symbol, required) - minidump-format.md §2.2
+# (id, Qualcomm backend name string, kernel symbol, required) - docs/formats.md#region-ids
 STATIC_REGIONS: tuple[tuple[int, str, str, bool], ...] = (
     (5, "totalram", "_totalram_pages", False),
     (6, "cpu_possible", "__cpu_possible_mask", True),
@@ -51,7 +52,8 @@ STATIC_REGIONS: tuple[tuple[int, str, str, bool], ...] = (
     (29, "high_memory", "high_memory", False),
 )
 PRB_IDS = {"prb_descs": 25, "prb_infos": 26, "prb_data": 27}
-# crash reads these three at start-up on x86_64 (real-kernel-e2e.md §4.1, §7 pitfall 10)
+# crash reads these three at start-up on x86_64
+# (docs/testing.md#what-the-tools-need-from-a-minidump)
 X86_64_EXTRAS = ("page_offset_base", "vmalloc_base", "vmemmap_base")
 
 
@@ -60,9 +62,9 @@ def align4(n: int) -> int:
 
 
 def firmware_names(label: str, region_id: int) -> tuple[str, str]:
-    """(desc, filename) as boot firmware writes them for a kernel region (§2.7, §3.5)."""
-    desc = ("md_" + "K" + label[:8] + str(region_id))[:DESC_MAX]
-    return desc, desc + ".BIN"
+    """(desc, filename) as boot firmware writes them for a kernel region (the naming rule
+    is the default tier oracle's: tests/oracle/naming.py)."""
+    return kernel_region_name(label, region_id)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +106,8 @@ class _Reader:
         if pa % 4:
             raise GeneratorError(STEP, f"{symbol} at PA {pa:#x} is not 4-byte aligned")
         if self.space.pa(va + length - 1) != pa + length - 1:
-            raise GeneratorError(STEP, f"{symbol} ({va:#x}+{length:#x}) is not physically contiguous")
+            raise GeneratorError(
+                STEP, f"{symbol} ({va:#x}+{length:#x}) is not physically contiguous")
         return Region(region_id, label, symbol, va, pa, size, self.mem.read(pa, length, symbol))
 
     def u64_at(self, va: int, what: str) -> int:
@@ -115,8 +118,14 @@ class _Reader:
         return v
 
 
-def collect_regions(arch: str, mem: PhysMemory, space: AddressSpace, info: VmcoreInfo,
-                    syms: dict[str, Symbol], note_desc: bytes) -> tuple[Region, list[Region]]:
+def collect_regions(
+    arch: str,
+    mem: PhysMemory,
+    space: AddressSpace,
+    info: VmcoreInfo,
+    syms: dict[str, Symbol],
+    note_desc: bytes,
+) -> tuple[Region, list[Region]]:
     """(vmcoreinfo region, data regions sorted by id) read from guest memory."""
     koff = info.kerneloffset()
     rd = _Reader(mem, space, koff)
@@ -135,7 +144,9 @@ def collect_regions(arch: str, mem: PhysMemory, space: AddressSpace, info: Vmcor
         for i, name in enumerate(X86_64_EXTRAS):
             sym = syms.get(name)
             if sym is None:
-                raise GeneratorError(STEP, f"vmlinux has no symbol {name} (needed by crash on x86_64)")
+                raise GeneratorError(
+                    STEP, f"vmlinux has no symbol {name} (needed by crash on x86_64)"
+                )
             regions.append(rd.region(DYNAMIC_ID_START + i, "unknown", name, sym.addr + koff, 8))
 
     vmci = _vmcoreinfo_region(rd, syms, koff, note_desc)
@@ -144,14 +155,19 @@ def collect_regions(arch: str, mem: PhysMemory, space: AddressSpace, info: Vmcor
     return vmci, regions
 
 
-def _printk_rings(rd: _Reader, info: VmcoreInfo, syms: dict[str, Symbol], koff: int) -> list[Region]:
+def _printk_rings(
+    rd: _Reader, info: VmcoreInfo, syms: dict[str, Symbol], koff: int
+) -> list[Region]:
     """prb_descs/infos/data: what printk_rb_dynamic points to, sized by VMCOREINFO's own
     OFFSET/SIZE entries (no DWARF needed)."""
     dyn = syms["printk_rb_dynamic"].addr + koff
     prb = rd.u64_at(syms["prb"].addr + koff, "prb")
     if prb != dyn:
-        raise GeneratorError(STEP, f"prb = {prb:#x}, not printk_rb_dynamic ({dyn:#x}): the kernel "
-                             "must boot with log_buf_len= so the ring is allocated at run time")
+        raise GeneratorError(
+            STEP,
+            f"prb = {prb:#x}, not printk_rb_dynamic ({dyn:#x}): the kernel "
+            "must boot with log_buf_len= so the ring is allocated at run time",
+        )
     desc_ring = dyn + info.offset("printk_ringbuffer.desc_ring")
     count_bits = rd.u32_at(desc_ring + info.offset("prb_desc_ring.count_bits"), "count_bits")
     descs = rd.u64_at(desc_ring + info.offset("prb_desc_ring.descs"), "descs")
@@ -160,19 +176,31 @@ def _printk_rings(rd: _Reader, info: VmcoreInfo, syms: dict[str, Symbol], koff: 
     size_bits = rd.u32_at(text_ring + info.offset("prb_data_ring.size_bits"), "size_bits")
     data = rd.u64_at(text_ring + info.offset("prb_data_ring.data"), "data")
     if not (0 < count_bits < 32 and 0 < size_bits < 32):
-        raise GeneratorError(STEP, f"implausible ring sizes: count_bits={count_bits}, "
-                             f"size_bits={size_bits}")
+        raise GeneratorError(
+            STEP, f"implausible ring sizes: count_bits={count_bits}, size_bits={size_bits}"
+        )
     return [
-        rd.region(PRB_IDS["prb_descs"], "prb_descs", "prb_descs", descs,
-                  info.size("prb_desc") << count_bits),
-        rd.region(PRB_IDS["prb_infos"], "prb_infos", "prb_infos", infos,
-                  info.size("printk_info") << count_bits),
+        rd.region(
+            PRB_IDS["prb_descs"],
+            "prb_descs",
+            "prb_descs",
+            descs,
+            info.size("prb_desc") << count_bits,
+        ),
+        rd.region(
+            PRB_IDS["prb_infos"],
+            "prb_infos",
+            "prb_infos",
+            infos,
+            info.size("printk_info") << count_bits,
+        ),
         rd.region(PRB_IDS["prb_data"], "prb_data", "prb_data", data, 1 << size_bits),
     ]
 
 
 def _vmcoreinfo_region(rd: _Reader, syms: dict[str, Symbol], koff: int, note_desc: bytes) -> Region:
-    """Region 2 = the vmcoreinfo_data buffer (what kmemdump registers, §2.6), ALIGN4."""
+    """Region 2 = the vmcoreinfo_data buffer (what kmemdump registers,
+    docs/formats.md#the-vmcoreinfo-region), ALIGN4."""
     for name in ("vmcoreinfo_data", "vmcoreinfo_size"):
         if name not in syms:
             raise GeneratorError(STEP, f"vmlinux has no symbol {name}")
@@ -182,7 +210,9 @@ def _vmcoreinfo_region(rd: _Reader, syms: dict[str, Symbol], koff: int, note_des
     if region.data[:size] != note_desc[:size] or len(note_desc) != size:
         raise GeneratorError(STEP, "vmcoreinfo_data differs from the VMCOREINFO note")
     if not region.data.startswith(b"OSRELEASE="):
-        raise GeneratorError(STEP, f"vmcoreinfo does not start with OSRELEASE=: {region.data[:40]!r}")
+        raise GeneratorError(
+            STEP, f"vmcoreinfo does not start with OSRELEASE=: {region.data[:40]!r}"
+        )
     return region
 
 

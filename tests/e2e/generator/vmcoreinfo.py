@@ -1,4 +1,4 @@
-"""The VMCOREINFO text: ``KEY=value`` lines (minidump-format.md §2.6)."""
+"""The VMCOREINFO text: ``KEY=value`` lines (docs/formats.md#the-vmcoreinfo-region)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def parse_note(note: bytes) -> bytes:
     namesz, descsz, _type = struct.unpack_from("<III", note, 0)
     name_end = 12 + namesz
     if note[12:name_end] != NOTE_NAME:
-        raise GeneratorError("vmcoreinfo", f"no VMCOREINFO note at the printed address: {note[:32]!r}")
+        raise GeneratorError("vmcoreinfo",
+                             f"no VMCOREINFO note at the printed address: {note[:32]!r}")
     start = 12 + ((namesz + 3) & ~3)
     return note[start:start + descsz]

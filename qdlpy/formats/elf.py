@@ -1,10 +1,10 @@
-"""ELF64 little-endian structures used by the minidump assembler and the fixture builder.
+"""ELF64 little-endian structures: what the assembler, inspect and the simulator need.
 
 Only what a core file needs: the file header, program headers, section headers and
 4-byte aligned notes. Parsing is bounded and never trusts a count or an offset from the
 file (the bytes come from a crashed device); building is plain ``struct`` packing.
 Field layouts are the ELF64 gABI ones; the values a kmemdump header uses are in
-minidump-format.md §2.4.
+docs/formats.md#the-core-image-header.
 """
 
 from __future__ import annotations
@@ -163,8 +163,8 @@ def section_name(data: bytes, strtab: Shdr, index: int) -> str:
 
 def walk_notes(data: bytes, start: int, stop: int, *, limit: int = 64) -> list[Note]:
     """Notes from ``start``; a descriptor may run past ``stop`` (the kmemdump header ends
-    right before the VMCOREINFO descriptor, minidump-format.md §2.4), a note header may not.
-    Stops at the first header that does not fit or looks impossible."""
+    right before the VMCOREINFO descriptor, docs/formats.md#the-note-segment), a note header may
+    not. Stops at the first header that does not fit or looks impossible."""
     notes: list[Note] = []
     pos = start
     while pos + _NHDR.size <= stop and len(notes) < limit:

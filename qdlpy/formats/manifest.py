@@ -1,8 +1,13 @@
 """manifest.json (schema ``qdlpy.pull/1``): the truth about a pull folder at every instant.
 
-It is rewritten atomically (temp file, fsync, rename, fsync of the folder) after every
-region and on every state change, so a crash or power loss at any point leaves a manifest
-that describes exactly what is on disk. ``--resume`` and ``qdlpy assemble`` read it.
+``qdlpy pull`` rewrites it atomically (:mod:`qdlpy.atomic_write`) after every region and on
+every state change, so a crash or power loss at any point leaves a manifest that describes
+exactly what is on disk. ``--resume`` loads it whole (:meth:`Manifest.load`, strict);
+``qdlpy assemble`` and the ``dir:`` simulator scenario read only its region list
+(:func:`read_entries`, tolerant: a hand-written minimal manifest is enough).
+
+A region object carries ``filename``, ``description``, ``base`` (``"0x..."``), ``length``,
+``save_pref`` and ``status`` plus what :class:`RegionRecord` adds; readers ignore unknown keys.
 
 Schema history: 1 -- first version.
 """
@@ -12,12 +17,17 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from qdlpy._version import __version__
+from qdlpy.atomic_write import write_atomic
 from qdlpy.errors import InputError
+
+from .entries import SourceEntry, as_u64, parse_int, read_text
+
+__all__ = ["Manifest", "RegionRecord", "SCHEMA", "NAME", "read_entries", "utcnow",
+           "PENDING", "COMPLETE", "PARTIAL", "FAILED", "SKIPPED"]
 
 SCHEMA = "qdlpy.pull/1"
 NAME = "manifest.json"
@@ -107,7 +117,8 @@ class Manifest:
             d = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read {path}: {exc}",
-                             hint="without a manifest qdlpy cannot resume; pull into a new -o DIR") from exc
+                             hint="without a manifest qdlpy cannot resume; pull into a new -o DIR"
+                             ) from exc
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise InputError(f"{path} is not a {SCHEMA} manifest")
         try:
@@ -124,39 +135,53 @@ class Manifest:
                              hint="pull into a new -o DIR; the region files here are kept") from exc
 
 
-def fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or the new file, never half."""
-    # A leading dot: region names never start with one (names.sanitize strips it), so the
-    # temporary file can never be a region's file.
-    tmp = path.with_name("." + path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        from .writer import output_error
-
+def _non_negative(value: object) -> int | None:
+    """A manifest number: an int or a decimal/0x string; anything else is unknown."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
         try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise output_error(exc, path) from exc
-    fsync_dir(path.parent)
+            value = parse_int(value)
+        except ValueError:
+            return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    return None
 
 
-__all__ = ["Manifest", "RegionRecord", "SCHEMA", "write_atomic"]
+def _entry(item: object, where: str, warnings: list[str] | None) -> SourceEntry | None:
+    if not isinstance(item, dict):
+        return None
+    filename = item.get("filename")
+    if not isinstance(filename, str) or not filename:
+        return None
+    desc, status = item.get("description"), item.get("status")
+    save_pref = _non_negative(item.get("save_pref"))
+    where = f"{where} ({filename}):"
+    return SourceEntry(
+        filename=filename,
+        description=desc if isinstance(desc, str) else "",
+        base=as_u64(_non_negative(item.get("base")), f"{where} base", warnings),
+        length=as_u64(_non_negative(item.get("length")), f"{where} length", warnings),
+        save_pref=1 if save_pref is None else save_pref,
+        status=status if isinstance(status, str) else COMPLETE,
+    )
+
+
+def read_entries(path: Path, warnings: list[str] | None = None) -> list[SourceEntry]:
+    """The region list of a manifest, tolerantly: only ``regions`` is required, unknown keys
+    and malformed region objects are skipped. A base or length over 64 bits becomes unknown,
+    with a warning naming the file and the region. InputError when there is no list."""
+    try:
+        doc = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON: {exc}") from exc
+    regions = doc.get("regions") if isinstance(doc, dict) else None
+    if not isinstance(regions, list):
+        raise InputError(f"{path} has no 'regions' list; not a qdlpy manifest")
+    out: list[SourceEntry] = []
+    for index, item in enumerate(regions):
+        entry = _entry(item, f"{path.name} region {index}", warnings)
+        if entry is not None:
+            out.append(entry)
+    return out
