@@ -8,6 +8,7 @@ to carry one of these names is never replaced (the triage file is skipped instea
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -20,6 +21,8 @@ from .report import build_report
 from .target import open_dump
 
 __all__ = ["write_triage", "DMESG_NAME", "REPORT_NAME"]
+
+log = logging.getLogger(__name__)
 
 DMESG_NAME = "dmesg.txt"
 REPORT_NAME = "report.json"
@@ -61,6 +64,9 @@ def write_triage(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             out["dmesg" if name == DMESG_NAME else "report"] = str(folder / name)
     except (QdlpyError, OSError) as exc:
         return {**out, "status": "error", "error": str(exc)}
+    except Exception as exc:  # the pull is saved: a bug in triage must not fail it
+        log.exception("triage of %s failed", folder)
+        return {**out, "status": "error", "error": f"internal error: {type(exc).__name__}: {exc}"}
     out["panic_line"] = rep.panic_line
     out["signature"] = rep.signature.to_dict() if rep.signature else None
     out["log"] = rep.log.layout if rep.log else None
