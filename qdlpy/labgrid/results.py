@@ -13,8 +13,8 @@ from typing import Any
 
 from qdlpy import errors
 from qdlpy.dump import PullResult
-from qdlpy.dump.manifest import Manifest
 from qdlpy.errors import DeviceNak, QdlpyError
+from qdlpy.formats.manifest import Manifest
 from qdlpy.protocols.packets import Hello
 from qdlpy.protocols.table import Region, build_table
 from qdlpy.regions import RegionsResult

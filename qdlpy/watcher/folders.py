@@ -14,8 +14,8 @@ import logging
 import time
 from pathlib import Path
 
-from qdlpy.dump import manifest as mf
 from qdlpy.errors import QdlpyError
+from qdlpy.formats import manifest as mf
 
 log = logging.getLogger("qdlpy.watch")
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from qdlpy.dump import manifest as mf
+from qdlpy.formats import manifest as mf
 
 from .events import DeviceRef
 

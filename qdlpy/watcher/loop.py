@@ -16,8 +16,8 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
-from qdlpy.dump import manifest as mf
 from qdlpy.errors import Interrupted, OutputError, QdlpyError
+from qdlpy.formats import manifest as mf
 from qdlpy.transport import make_transport, parse_uri
 from qdlpy.transport.base import Transport
 

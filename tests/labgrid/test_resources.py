@@ -8,6 +8,7 @@ and checks that ``qdlpy list``'s enumeration agrees with the udev rule device by
 from __future__ import annotations
 
 import warnings
+from typing import Any, cast
 
 import pytest
 from labgrid_support import FakeUdevDevice, need_labgrid, usb_device
@@ -38,12 +39,18 @@ CASES = [
 ]
 
 
+def _qdl_device(target: Any, **attrs: Any) -> QDLDevice:
+    """labgrid's attrs classes take their fields as keywords; mypy sees only our subclass."""
+    made: QDLDevice = cast(Any, QDLDevice)(target, **attrs)
+    return made
+
+
 @pytest.mark.parametrize("vid, pid, interfaces, matches", CASES)
 def test_matching_follows_qdlpy_lists_rule(vid: str, pid: str, interfaces: str,
                                            matches: bool) -> None:
     device = usb_device("1-4.2", vid, pid, interfaces)
     assert is_sahara_udev_device(device.properties) is matches
-    resource = QDLDevice(Target("board"), name=None)
+    resource = _qdl_device(Target("board"), name=None)
     assert resource.try_match(device) is matches
     assert resource.avail is matches
     if matches:
@@ -56,25 +63,25 @@ def test_an_interface_of_a_matching_device_is_not_a_second_match() -> None:
     interface = FakeUdevDevice("1-2:1.0", {"DEVTYPE": "usb_interface",
                                            "ID_VENDOR_ID": "05c6", "ID_MODEL_ID": "9008",
                                            "ID_USB_INTERFACES": ":ffff10:"}, parent=parent)
-    resource = QDLDevice(Target("board"), name=None)
+    resource = _qdl_device(Target("board"), name=None)
     assert not resource.try_match(interface)
     assert resource.try_match(parent)
 
 
 def test_serial_comes_from_iproduct_else_udev() -> None:
-    resource = QDLDevice(Target("board"), name=None)
+    resource = _qdl_device(Target("board"), name=None)
     resource.try_match(usb_device("3-1", "05c6", "9008", ":ffff10:",
                                   product="QUSB__BULK_CID:0402_SN:0AA94EFD",
                                   serial_short="ignored"))
     assert resource.serial == "0AA94EFD"
-    other = QDLDevice(Target("other"), name=None)
+    other = _qdl_device(Target("other"), name=None)
     other.try_match(usb_device("3-2", "05c6", "900e", ":ffffff:",
                                product="QHSUSB__DLOAD", serial_short="1234ABCD"))
     assert other.serial == "1234ABCD"
 
 
 def test_match_narrows_to_one_port_and_removal_makes_it_unavailable() -> None:
-    resource = QDLDevice(Target("board"), name=None,
+    resource = _qdl_device(Target("board"), name=None,
                          match={"ID_PATH": "pci-0000:00:14.0-usb-0:1.3"})
     assert not resource.try_match(usb_device("1-1.2", "05c6", "9008", ":ffff10:"))
     device = usb_device("1-1.3", "05c6", "9008", ":ffff10:")
