@@ -20,8 +20,15 @@ class Blob:
 
     def __init__(self, length: int, parts: Sequence[tuple[int, Buffer]]) -> None:
         self.length = length
-        self._parts = sorted(((off, data) for off, data in parts if len(data)),
-                             key=lambda t: t[0])
+        self._parts: list[tuple[int, Buffer]] = []
+        for off, data in sorted(((o, d) for o, d in parts if len(d)), key=lambda t: t[0]):
+            last = self._parts[-1] if self._parts else None
+            if last is not None and last[0] + len(last[1]) == off:
+                # Touching parts (two PT_LOADs back to back) are one run of memory: a record
+                # across the seam is whole.
+                self._parts[-1] = (last[0], bytes(last[1]) + bytes(data))
+            else:
+                self._parts.append((off, data))
         self._starts = [off for off, _ in self._parts]
         whole = len(self._parts) == 1 and self._parts[0][0] == 0 and \
             len(self._parts[0][1]) >= length
@@ -30,10 +37,6 @@ class Blob:
     @classmethod
     def of(cls, data: Buffer) -> Blob:
         return cls(len(data), [(0, data)])
-
-    @property
-    def complete(self) -> bool:
-        return self._whole is not None or (self.length == 0)
 
     @property
     def present(self) -> int:
@@ -59,7 +62,7 @@ class Blob:
         return bytes(data[offset - start : offset - start + size])
 
     def buffer(self) -> Buffer | None:
-        """All bytes without a copy, when all are known (for struct.iter_unpack)."""
+        """All bytes without a copy, when all are known (the readers' fast path)."""
         if self._whole is not None:
             return self._whole[: self.length]
         return None

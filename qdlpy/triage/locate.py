@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from .blob import Blob
-from .errors import CorruptLog, MissingRegion
+from .errors import CorruptLog, MissingRegion, NoLog
 from .lockless import MAX_COUNT_BITS, MAX_SIZE_BITS, Ring, RingLayout
 from .memory import Memory
 from .vmcoreinfo import Vmcoreinfo
@@ -120,9 +120,9 @@ class LegacyBuffer:
 
 def legacy_buffer(mem: Memory, vi: Vmcoreinfo, warnings: list[str]) -> LegacyBuffer:
     if not vi.has_symbol("log_first_idx"):
-        # Before 3.5 log_buf was plain text (log_end, logged_chars): not read by qdlpy.
-        vi.symbol("log_first_idx")
-    struct_name = "printk_log" if vi.first_of("SIZE(printk_log)") else "log"
+        raise NoLog("VMCOREINFO has SYMBOL(log_buf) but no SYMBOL(log_first_idx): a kernel "
+                    "before 3.5, whose plain-text log_buf qdlpy does not read")
+    struct_name = "printk_log" if "SIZE(printk_log)" in vi else "log"  # "log" before 3.11
     header = vi.size(struct_name)
     ts_off = vi.offset(f"{struct_name}.ts_nsec")
     len_off = vi.offset(f"{struct_name}.len")

@@ -72,7 +72,3 @@ class Vmcoreinfo:
             raise CorruptLog(f"VMCOREINFO {key}={value} is not a plausible structure size or "
                              "offset")
         return value
-
-    def first_of(self, *keys: str) -> str | None:
-        """The first of ``keys`` present (struct names changed across kernel versions)."""
-        return next((k for k in keys if k in self.keys), None)

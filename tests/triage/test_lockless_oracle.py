@@ -152,3 +152,16 @@ def test_ring_header_layout_is_taken_from_vmcoreinfo(tmp_path: Path) -> None:
     want = vmcore_dmesg(path)
     assert qdlpy.dmesg(path).text() == want and want.count(b"\n") == ring.count
     assert struct.unpack_from("<Q", moved, text_at + 16 + 8)[0] == segs[4].vaddr
+
+
+def test_an_array_split_across_two_touching_segments(tmp_path: Path) -> None:
+    """Memory that two PT_LOADs cover back to back is one run: a descriptor across the
+    seam is whole (the split falls inside a descriptor, 8 bytes into it)."""
+    ring = LocklessRing(5, 12)
+    for text, ts in boot_log(80):
+        ring.write(text, ts)
+    seam = ring.lay.desc_size * (ring.count // 2) + 8
+    path = tmp_path / "core.elf"
+    path.write_bytes(lockless_core(ring, holes={"descs": (seam, seam)}))
+    got = qdlpy.dmesg(path)
+    assert got.text() == vmcore_dmesg(path) and not got.skipped
