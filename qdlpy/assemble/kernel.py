@@ -32,6 +32,7 @@ from qdlpy.formats.elf import (
     SHT_STRTAB,
     Ehdr,
     Phdr,
+    Shdr,
     parse_ehdr,
     parse_phdrs,
     parse_shdrs,
@@ -144,6 +145,34 @@ def plan_kernel(scan: FolderScan, output: Path, *, strict: bool, repair: bool,
 _BANNER = re.compile(rb"Linux version (\S+)")
 
 
+def _section_names(data: bytes, shdrs: list[Shdr], strtab: Shdr,
+                   info: KernelInfo) -> dict[int, list[str]]:
+    """File offset -> the PROGBITS section names there; the release from linux_banner."""
+    names: dict[int, list[str]] = {}
+    for sh in shdrs:
+        if sh.type != SHT_PROGBITS:
+            continue
+        name = section_name(data, strtab, sh.name)
+        names.setdefault(sh.offset, []).append(name)
+        if name == "linux_banner" and sh.offset + sh.size <= len(data):
+            hit = _BANNER.search(data[sh.offset : sh.offset + sh.size])
+            if hit:
+                info.osrelease = hit.group(1).decode("ascii", errors="replace")
+    return names
+
+
+def _by_name(entries: list[Entry]) -> dict[str, list[Entry]]:
+    """LRDP's view: md_<name>.BIN per section name, duplicates in seq order
+    (docs/formats.md#sequence-numbers, docs/formats.md#downstream-msm_minidump). A name that
+    ends in digits ("KCPU0") is also indexed whole, since the id split is a guess."""
+    by_name: dict[str, list[Entry]] = {}
+    for e in sorted(entries, key=lambda e: (e.cls.id or 0, e.position)):
+        by_name.setdefault(e.cls.name.lower(), []).append(e)
+        if e.cls.id is not None:
+            by_name.setdefault(f"{e.cls.name}{e.cls.id}".lower(), []).append(e)
+    return by_name
+
+
 def _listed_elsewhere(scan: FolderScan, names: dict[int, list[str]]) -> list[Entry]:
     """Non-K entries the header lists by section name. A region belongs to the kernel ELF
     when the header lists it: the K prefix is only a hint (vendor kernels register
@@ -167,27 +196,10 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
     shdrs = parse_shdrs(data, eh, label)
     if not 0 < eh.shstrndx < len(shdrs) or shdrs[eh.shstrndx].type != SHT_STRTAB:
         raise InputError(f"{label}: no section string table (e_shstrndx {eh.shstrndx})")
-    strtab = shdrs[eh.shstrndx]
     hlen = len(data)
-    names: dict[int, list[str]] = {}
-    for sh in shdrs:
-        if sh.type != SHT_PROGBITS:
-            continue
-        name = section_name(data, strtab, sh.name)
-        names.setdefault(sh.offset, []).append(name)
-        if name == "linux_banner" and sh.offset + sh.size <= hlen:
-            hit = _BANNER.search(data[sh.offset : sh.offset + sh.size])
-            if hit:
-                info.osrelease = hit.group(1).decode("ascii", errors="replace")
+    names = _section_names(data, shdrs, shdrs[eh.shstrndx], info)
     others = others + _listed_elsewhere(scan, names)
-    # LRDP's view: md_<name>.BIN per section name, duplicates in seq order
-    # (docs/formats.md#sequence-numbers, docs/formats.md#downstream-msm_minidump). A name that ends
-    # in digits ("KCPU0") is also indexed whole, since the id split is a guess.
-    by_name: dict[str, list[Entry]] = {}
-    for e in sorted(others, key=lambda e: (e.cls.id or 0, e.position)):
-        by_name.setdefault(e.cls.name.lower(), []).append(e)
-        if e.cls.id is not None:
-            by_name.setdefault(f"{e.cls.name}{e.cls.id}".lower(), []).append(e)
+    by_name = _by_name(others)
 
     loads = [(i, ph) for i, ph in enumerate(phdrs) if ph.type == PT_LOAD]
     outside = [(i, ph) for i, ph in loads if ph.offset + ph.filesz > hlen]

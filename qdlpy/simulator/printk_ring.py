@@ -53,8 +53,8 @@ def _boot(arch: str, release: str) -> list[str]:
                  "Linux version {r} (qdlpy@sim) (gcc 12.2.0) #1 SMP PREEMPT",
                  "Machine model: Qualcomm Technologies, Inc. QDLPY simulated board"]
     lines = [t.format(r=release) for t in first]
-    lines += [f"Zone ranges: DMA [mem 0x{0x80000000 + i * 0x400000:016x}-0x{0x803fffff + i * 0x400000:016x}]"
-              for i in range(6)]
+    lines += [f"Zone ranges: DMA [mem 0x{base:016x}-0x{base + 0x3FFFFF:016x}]"
+              for base in range(0x80000000, 0x81800000, 0x400000)]
     lines += ["Kernel command line: console=ttyMSM0,115200n8 qcom_scm.download_mode=mini",
               "printk: log_buf_len individual max cpu contribution: 4096 bytes",
               "Dentry cache hash table entries: 262144 (order: 9, 2097152 bytes, linear)",

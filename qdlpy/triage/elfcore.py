@@ -118,7 +118,8 @@ class ElfCore:
             raise InputError(f"{self.what}: {what} ({length} bytes at offset {offset}) is not "
                              "in the file: truncated or not an ELF core") from None
 
-    def _table(self, off: int, num: int, entsize: int, fmt: str, what: str) -> list[tuple[int, ...]]:
+    def _table(self, off: int, num: int, entsize: int, fmt: str,
+               what: str) -> list[tuple[int, ...]]:
         if num == 0:
             return []
         size = struct.calcsize(fmt)

@@ -87,7 +87,8 @@ def signature(inc: Incident) -> Signature:
     return Signature(text, hashlib.sha256(text.encode()).hexdigest()[:12], inc.kind)
 
 
-def group(items: Iterable[tuple[str, Signature | None]]) -> list[tuple[Signature | None, list[str]]]:
+def group(items: Iterable[tuple[str, Signature | None]]) -> \
+        list[tuple[Signature | None, list[str]]]:
     """Targets grouped by signature, largest group first (no signature: one group)."""
     groups: dict[str | None, tuple[Signature | None, list[str]]] = {}
     for target, sig in items:

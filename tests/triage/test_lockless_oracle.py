@@ -96,7 +96,8 @@ def test_text_len_longer_than_its_block_is_cut_like_vmcore_dmesg(tmp_path: Path)
     assert got.records[0].truncated and got.to_dict()["records"][0]["truncated"] is True
 
 
-def test_cli_output_is_the_same_bytes(tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_cli_output_is_the_same_bytes(tmp_path: Path,
+                                      capfdbinary: pytest.CaptureFixture[bytes]) -> None:
     ring = LocklessRing(5, 12)
     for text, ts in boot_log(100):
         ring.write(text, ts)
@@ -114,7 +115,8 @@ _op = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(_op, min_size=1, max_size=120), count_bits=st.integers(2, 7),
        size_bits=st.integers(11, 13), word=st.sampled_from([4, 8]), tail_reserved=st.booleans())
 def test_random_histories(tmp_path: Path, ops: list[tuple[str, bytes, bool]], count_bits: int,

@@ -184,7 +184,8 @@ class LocklessRing:
             struct.pack_into(lay.endian + "I", out, base + lay.caller_off, info["caller"])
         return bytes(out)
 
-    def header_bytes(self, descs_va: int, infos_va: int, data_va: int) -> tuple[bytes, dict[str, int]]:
+    def header_bytes(self, descs_va: int, infos_va: int,
+                     data_va: int) -> tuple[bytes, dict[str, int]]:
         """struct printk_ringbuffer (the 6.1 member order) and its VMCOREINFO offsets."""
         w = self.lay.word
         e = self.lay.endian
