@@ -100,6 +100,8 @@ def _interval(mode: str) -> float:
               help="Go on past a region that keeps timing out; such a pull exits 8.")
 @click.option("--elf/--no-elf", default=True, show_default=True,
               help="Assemble minidump.elf after each pull.")
+@click.option("--report/--no-report", "report", default=True, show_default=True,
+              help="Write dmesg.txt and report.json beside each minidump.elf.")
 @progress_option("a live table")
 @click.option("--json", "as_json", is_flag=True,
               help=f"One JSON object per line per event on stdout (schema {SCHEMA}).")
@@ -107,7 +109,8 @@ def command(root: str, transports: tuple[str, ...], serials: tuple[str, ...],
             usb_paths: tuple[str, ...], count: int, max_parallel: int,
             exec_command: str | None, regions: tuple[str, ...], exclude: tuple[str, ...],
             after: str | None, chunk_size: int | None, timeout: float, io_timeout: float,
-            keep_going: bool, elf: bool, progress_mode: str, as_json: bool) -> None:
+            keep_going: bool, elf: bool, report: bool, progress_mode: str,
+            as_json: bool) -> None:
     """Wait for crash-dump devices and pull each one, concurrently, until stopped.
 
     Every pull follows `qdlpy pull`'s folder contract. A device that drops off mid-pull
@@ -129,6 +132,7 @@ def command(root: str, transports: tuple[str, ...], serials: tuple[str, ...],
                        count=count, max_parallel=max_parallel, exec_command=exec_command,
                        regions=regions, exclude=exclude, after=after, chunk_size=chunk_size,
                        timeout=timeout, io_timeout=io_timeout, elf=elf, keep_going=keep_going,
+                       report=report,
                        progress_interval=_interval(mode), stop=stopper.event)
         view = TableView(st.console, Path(root)) if mode == "rich" else \
             LogView(progress=mode == "plain")

@@ -44,6 +44,7 @@ def watch(
     hello_timeout: float = 1.0,
     elf: bool = True,
     keep_going: bool = False,
+    report: bool = True,
     progress_interval: float = 2.0,
     stop: threading.Event | None = None,
     backend: Any = None,
@@ -63,6 +64,6 @@ def watch(
     options = build_options(
         root, transports, serials, usb_paths, count, max_parallel, exec_command,
         PullOptions(tuple(regions), tuple(exclude), after, chunk_size, timeout, io_timeout,
-                    hello_timeout, elf, keep_going),
+                    hello_timeout, elf, keep_going, report),
         progress_interval, backend)
     return Watcher(options, stop or threading.Event()).events()

@@ -35,6 +35,7 @@ class PullOptions:
     hello_timeout: float = 1.0
     elf: bool = True
     keep_going: bool = False
+    report: bool = True  # dmesg.txt and report.json beside minidump.elf
 
     def validate(self) -> None:
         if self.after not in (None, "reset", "none"):

@@ -139,3 +139,16 @@ def test_bad_arguments_exit_2_before_touching_anything(tmp_path: Path, args: lis
         [doc] = [json.loads(line) for line in proc.stdout.splitlines()]
         assert doc["schema"] == "qdlpy.watch/1" and doc["status"] == "error"
     assert not (tmp_path / "root").exists()
+
+
+@pytest.mark.parametrize("flag, written", [((), True), (("--no-report",), False)])
+def test_each_pull_gets_the_triage_files_unless_told_not_to(
+        tmp_path: Path, flag: tuple[str, ...], written: bool) -> None:
+    root = tmp_path / "root"
+    proc = run_qdlpy("watch", "-o", root, "-t", "sim:kmemdump", "--count", "1", "--json", *flag)
+    assert proc.returncode == 0, proc.stderr
+    done = [json.loads(line) for line in proc.stdout.splitlines()][-2]
+    folder = Path(done["output_dir"])
+    assert (folder / "minidump.elf").is_file()
+    assert (folder / "dmesg.txt").is_file() is written
+    assert (folder / "report.json").is_file() is written
