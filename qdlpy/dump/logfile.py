@@ -11,7 +11,9 @@ import contextlib
 import logging
 import logging.handlers
 from collections.abc import Iterator
-from pathlib import Path
+from typing import IO
+
+from .folder import PullFolder
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -39,12 +41,14 @@ class RunLog:
         self.buffer = logging.handlers.MemoryHandler(capacity=100_000,
                                                      flushLevel=logging.CRITICAL + 1)
         self.buffer.setLevel(logging.DEBUG)
-        self.file: logging.FileHandler | None = None
+        self.file: logging.StreamHandler[IO[str]] | None = None
 
-    def attach(self, path: Path) -> None:
+    def attach(self, folder: PullFolder) -> None:
+        """Write the records so far, and every later one, to the folder's qdlpy.log (opened
+        without following a link: :meth:`PullFolder.open_log`)."""
         if self.file is not None:
             return
-        fh = logging.FileHandler(path, encoding="utf-8")
+        fh = logging.StreamHandler(folder.open_log())
         fh.setLevel(logging.DEBUG)
         fh.setFormatter(logging.Formatter(_FORMAT))
         self.buffer.setTarget(fh)
@@ -81,6 +85,7 @@ def run_log() -> Iterator[RunLog]:
         if run.file is not None:
             logger.removeHandler(run.file)
             run.file.close()
+            run.file.stream.close()
         if forward is not None:
             logger.removeHandler(forward)
         logger.setLevel(old_level)
