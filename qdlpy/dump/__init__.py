@@ -2,7 +2,7 @@
 
 ``engine`` runs the steps; ``folder`` (the locked output folder), ``link`` (the device),
 ``loop`` (the region loop), ``writer`` (one region's NAME.part), ``stop`` (signals),
-``records`` (region names and selection), ``elf`` (assembling what was saved) and
+``records`` (region names and selection), ``resume`` (what --resume trusts), ``elf`` (assembling what was saved) and
 ``logfile`` (qdlpy.log) are its parts.
 """
 

@@ -3,9 +3,10 @@
 A pull goes through these steps, each in its own module:
 
 1. the output folder is opened and locked, and on ``--resume`` its manifest read and
-   checked (:mod:`.folder`, :mod:`.records`, docs/formats.md#pull-folder-safety);
+   checked (:mod:`.folder`, :mod:`.resume`, :mod:`.records`,
+   docs/formats.md#pull-folder-safety);
 2. the device is connected and handshaken (:mod:`.link`): the one the manifest names when
-   resuming without a device option, refused if it is another one;
+   resuming without a device option, refused if it is another one (:mod:`.resume`);
 3. the region loop streams every selected region to disk (:mod:`.loop`), surviving stalls
    and disconnects, stopping politely on Ctrl-C, SIGTERM or SIGHUP (:mod:`.stop`);
 4. finishing: minidump.elf from the saved regions, also when the pull stopped early
@@ -30,7 +31,6 @@ from typing import Any
 from qdlpy.errors import (
     DeviceNak,
     DeviceNotFound,
-    DifferentDevice,
     FolderLocked,
     InputError,
     Interrupted,
@@ -52,11 +52,11 @@ from .link import DeviceChoice, DeviceLink, resolve_chunk
 from .logfile import RunLog, run_log
 from .loop import RegionLoop, file_matches, verify_saved
 from .records import apply_selection, check_names, check_selection, from_table, table_info
+from .resume import check_same_device, read_manifest, remembered_device
 from .stop import StopRequest
 
 log = logging.getLogger("qdlpy.pull")
 
-MAX_MANIFEST = 64 * 1024 * 1024  # thousands of regions are a few MiB of JSON
 # Failures after which the complete regions are still assembled.
 _STOPPED_EARLY = (Interrupted, DeviceNak, PartialDump, TransportError, DeviceNotFound)
 # Failures after which --resume cannot help (the folder or the device must change first).
@@ -131,53 +131,6 @@ class _Request:
     keep_going: bool
 
 
-def _remembered(previous: Manifest, choice: DeviceChoice) -> DeviceChoice:
-    """The device a folder was pulled from, as its manifest recorded it: a USB device by
-    serial when it has one (it may come back on another port), else by its USB path."""
-    uri = previous.transport
-    serial = previous.device.get("serial")
-    usb_path = previous.device.get("usb_path")
-    serial = serial if isinstance(serial, str) and serial else None
-    usb_path = usb_path if isinstance(usb_path, str) and usb_path and not serial else None
-    if uri.partition("?")[0].partition(":")[0].lower() != "usb":
-        serial = usb_path = None
-    log.info("resuming from the device this folder was pulled from: %s%s", uri,
-             f" serial {serial}" if serial else f" at {usb_path}" if usb_path else "")
-    return dataclasses.replace(choice, transport=uri, serial=serial, usb_path=usb_path)
-
-
-def _check_same_device(previous: Manifest, link: DeviceLink) -> None:
-    """Refuse to continue a folder from another device (DifferentDevice)."""
-    was = previous.device.get("serial")
-    now = link.transport.identity().serial
-    if isinstance(was, str) and was and now and now != was:
-        raise DifferentDevice(f"this folder was pulled from the device with serial {was}; "
-                              f"the device reached now has serial {now}")
-    if previous.table.get("sha256") != table_info(link.table)["sha256"]:
-        raise DifferentDevice("the device now offers a different region table than the one in "
-                              "this folder's manifest: it is another device or another crash")
-
-
-def _read_manifest(folder: PullFolder) -> Manifest:
-    """The folder's manifest, read without following a link, every field checked."""
-    where = folder.path / mf.NAME
-    if folder.regular_size(mf.NAME) is None:
-        if folder.exists(mf.NAME):
-            raise InputError(f"{where} is not a regular file of its own (a link?)",
-                             hint="qdlpy trusts only its own manifest: restore it, or pull "
-                                  "into a new -o DIR")
-        raise OutputError(f"{folder.path} has no {mf.NAME} to resume from",
-                          hint="pull into a new -o DIR (or --force to add to this one)")
-    try:
-        with folder.open_read(mf.NAME) as f:
-            data = f.read(MAX_MANIFEST + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read {where}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_MANIFEST:
-        raise mf.DamagedManifest(f"{where} is over {MAX_MANIFEST} bytes; not qdlpy's manifest")
-    return Manifest.from_bytes(data, str(where))
-
-
 class _Pull:
     """One call of :func:`pull`: the steps of the module docstring, and their clean-up."""
 
@@ -204,7 +157,7 @@ class _Pull:
 
     def _admit(self, folder: PullFolder) -> Manifest | None:
         if self.request.resume:
-            previous = _read_manifest(folder)
+            previous = read_manifest(folder)
             check_names(previous)
             return previous
         if not folder.holds_files():
@@ -265,7 +218,7 @@ class _Pull:
     def _device(self) -> DeviceChoice:
         if self.previous is None or self.request.device_given:
             return self.request.device
-        return _remembered(self.previous, self.request.device)
+        return remembered_device(self.previous, self.request.device)
 
     # ---- 3. the loop ----------------------------------------------------------------------
 
@@ -309,7 +262,7 @@ class _Pull:
         self.link = link = DeviceLink(self._device(), self.request.chunk_size)
         check_selection(link.table, *self._selection())  # before a folder is made for nothing
         if self.previous is not None:
-            _check_same_device(self.previous, link)
+            check_same_device(self.previous, link)
         folder = self.folder or self._create_folder(logfile, link)
         self.loop = loop = self._make_loop(folder, link)
         with self.stop.polite():

@@ -3,8 +3,8 @@
 Everything a pull writes goes through :class:`PullFolder` (docs/formats.md#pull-folder-safety):
 
 * the folder is opened once (a directory file descriptor) and every file in it is opened,
-  renamed or removed relative to that descriptor, so a folder renamed or replaced mid-pull
-  cannot redirect a write;
+  renamed or removed relative to that descriptor (whole-file rewrites too, through
+  ``/proc/self/fd``), so a folder renamed or replaced mid-pull cannot redirect a write;
 * ``DIR/.qdlpy.lock`` is ``flock``-ed for the whole run: a second pull into the folder is
   refused at once (``FolderLocked``), and the kernel drops the lock with a dead process;
 * files are opened with ``O_NOFOLLOW``; new ones with ``O_EXCL`` after removing whatever
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from qdlpy.atomic_write import output_error, write_atomic
-from qdlpy.errors import FolderLocked, FolderRemoved, OutputError
+from qdlpy.errors import FolderLocked, FolderRemoved, OutputError, QdlpyError
 
 __all__ = ["LOCK_NAME", "PullFolder"]
 
@@ -218,10 +218,21 @@ class PullFolder:
             os.fsync(self.fd)
 
     def write_whole(self, name: str, data: bytes) -> None:
-        """Replace ``name`` with ``data`` atomically (qdlpy/atomic_write.py), after checking
-        that the folder's path still leads to this pull's folder."""
+        """Replace ``name`` with ``data`` atomically (qdlpy/atomic_write.py), in this very
+        folder: atomic_write opens the target's parent, and ``/proc/self/fd/N`` is the
+        directory behind our descriptor whatever its path leads to now (the path itself is
+        used where there is no /proc). Errors name the real path."""
         self.check_present()
-        write_atomic(self.path / name, data)
+        target = self.path / name
+
+        def error(exc: OSError, _where: Path) -> QdlpyError:
+            return output_error(exc, target)
+
+        write_atomic(self._via_fd() / name, data, error=error)
+
+    def _via_fd(self) -> Path:
+        proc = Path(f"/proc/self/fd/{self.fd}")
+        return proc if proc.is_dir() else self.path
 
     def remove_stale_temps(self) -> None:
         """Temporary files of a killed pull's whole-file rewrites (only a pull that holds the

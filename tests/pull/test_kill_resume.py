@@ -75,7 +75,8 @@ def kill_points(counts: dict[str, int]) -> list[str]:
     ]
     for func in ("write", "fsync", "ftruncate", "write"):
         if counts[func]:
-            chosen.append(f"{func}:{rng.randint(1, counts[func])}:{rng.choice(['before', 'after'])}")
+            when = rng.choice(["before", "after"])
+            chosen.append(f"{func}:{rng.randint(1, counts[func])}:{when}")
     return chosen
 
 

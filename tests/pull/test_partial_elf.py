@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from elftools.elf.elffile import ELFFile
+from helpers import run_qdlpy
 from pull_support import load_manifest
 
 from qdlpy.cli.main import main
@@ -158,3 +159,15 @@ def test_no_elf_is_still_honoured_when_stopping_early(
                          "-o", str(out), "--no-elf")
     assert code == 6 and doc["elf"] is None
     assert not (out / "minidump.elf").exists()
+
+
+def test_the_human_output_names_the_elf_of_a_stopped_pull(tmp_path: Path) -> None:
+    out = tmp_path / "dump"
+    proc = run_qdlpy("pull", "-t", f"sim:{KMEMDUMP}?eoi_at=0x{PRB_DESC:x}", "-o", out,
+                     "--progress", "none", env={"COLUMNS": "300"})
+    assert proc.returncode == 6, proc.stderr
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("ELF from the regions"))
+    missing = load_manifest(out)["elf"]["kernel"]["regions_missing"]
+    assert missing > 0
+    assert line == (f"ELF from the regions saved: {out / 'minidump.elf'} ({missing} kernel "
+                    "region(s) missing, listed in manifest.json's elf)")
