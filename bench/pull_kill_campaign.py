@@ -8,6 +8,7 @@ manifest is checked against the disk (it may claim nothing the disk does not hol
 Prints how many points were hit and how many folders resumed; exits 1 on any failure.
 
     python bench/pull_kill_campaign.py [--points 200] [--seed 1] [--spec fulldump?size=4M]
+                                       [--chunk 64K] [--checkpoint 256K]
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from qdlpy.units import parse_size
+
 KILL_AT = Path(__file__).resolve().parents[1] / "tests" / "pull" / "kill_at.py"
 FUNCS = ("write", "fsync", "replace", "ftruncate")
 
@@ -31,10 +34,10 @@ def qdlpy(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, check=False, stdin=subprocess.DEVNULL, timeout=600)
 
 
-def killed(plan: str, counts: Path, out: Path, pull_args: list[str]) -> int:
-    proc = subprocess.run([sys.executable, str(KILL_AT), plan, str(counts), "--", "pull", "-o",
-                           str(out), *pull_args], capture_output=True, text=True, check=False,
-                          stdin=subprocess.DEVNULL, timeout=600)
+def killed(plan: str, counts: Path, out: Path, pull_args: list[str], extra: list[str]) -> int:
+    proc = subprocess.run([sys.executable, str(KILL_AT), plan, str(counts), *extra, "--",
+                           "pull", "-o", str(out), *pull_args], capture_output=True, text=True,
+                          check=False, stdin=subprocess.DEVNULL, timeout=600)
     return proc.returncode
 
 
@@ -48,9 +51,14 @@ def consistent(out: Path) -> str | None:
     """None if the manifest claims nothing the disk does not hold, else what is wrong."""
     manifest = json.loads((out / "manifest.json").read_text())
     for r in manifest["regions"]:
-        name = r["filename"] if r["status"] == "complete" else r["filename"] + ".part"
-        if r["status"] != "complete" and not r["bytes"]:
-            continue
+        name = r["filename"]
+        if r["status"] != "complete":
+            if not r["bytes"]:
+                continue
+            # The bytes counted are in NAME.part, or in NAME when the pull was killed right
+            # after renaming the finished part.
+            if (out / (name + ".part")).exists():
+                name += ".part"
         try:
             data = (out / name).read_bytes()
         except OSError as exc:
@@ -61,10 +69,11 @@ def consistent(out: Path) -> str | None:
     return None
 
 
-def one_point(plan: str, work: Path, pull_args: list[str], expected: dict[str, str]) -> str:
+def one_point(plan: str, work: Path, pull_args: list[str], extra: list[str],
+              expected: dict[str, str]) -> str:
     """'ok', 'missed' (the call was never reached) or what went wrong."""
     out = work / "dump"
-    if killed(plan, work / "unused.json", out, pull_args) != -9:
+    if killed(plan, work / "unused.json", out, pull_args, extra) != -9:
         return "missed"
     again = ["--resume"] if (out / "manifest.json").exists() else []
     if again and (problem := consistent(out)):
@@ -81,15 +90,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--spec", default="fulldump?size=4M")
     ap.add_argument("--chunk", default="64K")
+    ap.add_argument("--checkpoint", default="256K",
+                    help="count a region in progress in the manifest every this many bytes "
+                         "(so small dumps have kill points around those rewrites too)")
     args = ap.parse_args()
     pull_args = ["-t", f"sim:{args.spec}", "--chunk-size", args.chunk, "--no-elf"]
+    extra = ["--checkpoint", str(parse_size(args.checkpoint))] if args.checkpoint else []
     rng = random.Random(args.seed)
     results: dict[str, int] = {}
     failures: list[str] = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="qdlpy-kill-") as tmp:
         root = Path(tmp)
-        if killed("count", root / "counts.json", root / "ref", pull_args) != 0:
+        if killed("count", root / "counts.json", root / "ref", pull_args, extra) != 0:
             raise SystemExit("the reference pull failed")
         counts: dict[str, int] = json.loads((root / "counts.json").read_text())
         expected = digests(root / "ref")
@@ -99,7 +112,7 @@ def main() -> None:
             plan = f"{func}:{rng.randint(1, counts[func])}:{rng.choice(['before', 'after'])}"
             work = root / f"p{i}"
             work.mkdir()
-            outcome = one_point(plan, work, pull_args, expected)
+            outcome = one_point(plan, work, pull_args, extra, expected)
             key = outcome if outcome in ("ok", "missed") else "failed"
             results[key] = results.get(key, 0) + 1
             if key == "failed":

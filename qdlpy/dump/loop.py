@@ -65,16 +65,24 @@ def file_matches(folder: PullFolder, rec: RegionRecord) -> bool:
 
 
 def _kept_prefix(folder: PullFolder, rec: RegionRecord) -> Any:
-    """The sha256 state of the bytes of NAME.part the manifest vouches for, or None."""
+    """The sha256 state of the bytes of NAME.part the manifest vouches for, or None.
+
+    A pull killed after renaming a finished NAME.part to NAME, before the manifest said so,
+    left those bytes in NAME: it is renamed back, and only the bytes counted are trusted."""
     part = rec.filename + PART_SUFFIX
-    size = folder.regular_size(part)
+    source = part if folder.regular_size(part) is not None else rec.filename
+    size = folder.regular_size(source)
     if size is None or size < rec.bytes:
         return None
     try:
-        h, n = hash_prefix(folder, part, rec.bytes)
+        h, n = hash_prefix(folder, source, rec.bytes)
     except OSError:
         return None
-    return h if n == rec.bytes and h.hexdigest() == rec.sha256 else None
+    if n != rec.bytes or h.hexdigest() != rec.sha256:
+        return None
+    if source != part:
+        folder.rename(source, part)
+    return h
 
 
 def verify_saved(folder: PullFolder, manifest: Manifest) -> dict[int, Any]:

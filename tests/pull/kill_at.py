@@ -1,6 +1,6 @@
 """Run the ``qdlpy`` command and SIGKILL it at a chosen file-system call (tests and bench).
 
-    python kill_at.py PLAN COUNTS -- pull -t sim:... -o DIR ...
+    python kill_at.py PLAN COUNTS [--checkpoint BYTES] -- pull -t sim:... -o DIR ...
 
 PLAN is ``FUNC:N:WHEN[:MATCH]``: the process kills itself (SIGKILL, nothing runs after it)
 ``before`` or ``after`` the Nth call of ``os.FUNC`` whose arguments mention MATCH (any call
@@ -8,6 +8,9 @@ without MATCH). FUNC is one of the calls every write path of a pull goes through
 (region chunks, whole-file writes), ``fsync``, ``replace`` (a finished NAME.part, the
 manifest and every other whole-file rewrite) and ``ftruncate``. PLAN ``count`` kills nothing
 and writes the number of calls of each FUNC (as JSON) to COUNTS when the process ends.
+
+``--checkpoint`` makes a region in progress counted in the manifest every BYTES (instead of
+every 64 MiB), so small test dumps have kill points around those rewrites too.
 
 A SIGKILL ends a process between two system calls, so killing it at each of these calls
 covers every state a killed pull can leave on disk (a power loss is another matter:
@@ -75,8 +78,14 @@ def _install(plan: str, counts_file: str) -> None:
 
 
 def main() -> None:
-    plan, counts_file, sep, *argv = sys.argv[1:]
-    assert sep == "--", "usage: kill_at.py PLAN COUNTS -- ARGS..."
+    plan, counts_file, *rest = sys.argv[1:]
+    if rest[0] == "--checkpoint":
+        from qdlpy.dump import loop
+
+        loop.CHECKPOINT_BYTES = int(rest[1])
+        rest = rest[2:]
+    assert rest[0] == "--", "usage: kill_at.py PLAN COUNTS [--checkpoint BYTES] -- ARGS..."
+    argv = rest[1:]
     _install(plan, counts_file)
     from qdlpy.cli.main import main as qdlpy_main
 
