@@ -47,10 +47,12 @@ __all__ = ["CHECKPOINT_BYTES", "CHECKPOINT_SECONDS", "SPACE_MARGIN", "RegionLoop
 log = logging.getLogger("qdlpy.pull")
 
 SPACE_MARGIN = 16 * 1024 * 1024  # leave room for the manifest, log and ELF headers
-# How often a region in progress is made durable and counted in the manifest: cheap next
-# to the transfer (an fsync of data already being written back, a few KiB of JSON).
-CHECKPOINT_BYTES = 64 * 1024 * 1024
-CHECKPOINT_SECONDS = 5.0
+# How often a region in progress is made durable and counted in the manifest. Each time
+# costs an fsync and a manifest rewrite (tens of ms on a slow disk: bench/bench_pull_safety.py),
+# so the clock decides: at most about 1 % of the time whatever the transfer rate, and a crash
+# or a full disk costs at most 2 s of reading again.
+CHECKPOINT_BYTES = 1 << 30
+CHECKPOINT_SECONDS = 2.0
 
 
 def file_matches(folder: PullFolder, rec: RegionRecord) -> bool:

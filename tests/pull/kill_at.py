@@ -10,7 +10,7 @@ manifest and every other whole-file rewrite) and ``ftruncate``. PLAN ``count`` k
 and writes the number of calls of each FUNC (as JSON) to COUNTS when the process ends.
 
 ``--checkpoint`` makes a region in progress counted in the manifest every BYTES (instead of
-every 64 MiB), so small test dumps have kill points around those rewrites too.
+every 2 s), so small test dumps have kill points around those rewrites too.
 
 A SIGKILL ends a process between two system calls, so killing it at each of these calls
 covers every state a killed pull can leave on disk (a power loss is another matter:
