@@ -2,8 +2,8 @@
 
 ``engine`` runs the steps; ``folder`` (the locked output folder), ``link`` (the device),
 ``loop`` (the region loop), ``writer`` (one region's NAME.part), ``stop`` (signals),
-``records`` (region names and selection), ``resume`` (what --resume trusts), ``elf`` (assembling what was saved) and
-``logfile`` (qdlpy.log) are its parts.
+``records`` (region names and selection), ``resume`` (what --resume trusts), ``elf``
+(assembling what was saved) and ``logfile`` (qdlpy.log) are its parts.
 """
 
 from .elf import ElfNotBuilt, ElfOutcome
