@@ -2,7 +2,8 @@
 
 ``main()`` owns the exit-code contract (qdlpy.errors, README "Exit codes"): every
 QdlpyError becomes its message and hint on stderr (and the error document on stdout
-under --json) plus its exit code; Ctrl-C is 130; anything unexpected is 1 with the
+under --json) plus its exit code; Ctrl-C is 130 (a pull also ends with 143 on SIGTERM and
+129 on SIGHUP, qdlpy.errors); anything unexpected is 1 with the
 traceback shown only with -v. No library exception (pyusb's USBError is an OSError
 that click would mistake for a closed stdout) reaches click: the transports convert
 them, and main() catches what slips through as an internal error.
@@ -208,9 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (_OutputClosed, BrokenPipeError):
         _stdout_closed()
         code = 0  # what was asked for was done; only its printing was cut short
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, click.exceptions.Abort) as exc:
         sys.stderr.write("interrupted\n")
-        code = 130
+        # A signal that stopped a command at once carries its number: 128 + it, as a shell
+        # reports a process the signal ended (130 for Ctrl-C).
+        code = 128 + int(getattr(exc, "signum", 2))
     except Exception as e:  # noqa: BLE001 - the last line of defence: exit 1, never a raw trace
         if st.verbosity > 0:
             import traceback

@@ -14,7 +14,9 @@ Exit codes (docs/design.md#exit-codes; README "Exit codes" documents the same ta
 8     partial dump (some regions failed; everything else is saved)
 9     output error (directory not empty, no space, write failure)
 10    input error (a dump folder or ELF that cannot be used)
-130   interrupted (Ctrl-C): the manifest says "interrupted", --resume continues
+129   hung up (SIGHUP): as 130
+130   interrupted (Ctrl-C, SIGINT): the manifest says "interrupted", --resume continues
+143   terminated (SIGTERM, e.g. a CI or board-farm job timeout): as 130
 ====  =====================================================================
 
 Classes that have a matching built-in also subclass it (python-can style), so
@@ -55,10 +57,15 @@ __all__ = [
     "PartialDump",
     "OutputError",
     "OutputExists",
+    "DifferentDevice",
+    "FolderLocked",
+    "FolderRemoved",
     "NoSpace",
     "InputError",
     "EncryptedDump",
     "Interrupted",
+    "HungUp",
+    "Terminated",
     "EXIT_CODES",
 ]
 
@@ -191,6 +198,30 @@ class OutputExists(OutputError):
                     "qdlpy pull (nothing there is replaced); --resume continues a pull")
 
 
+class DifferentDevice(OutputExists):
+    """--resume reached a device that is not the one the folder was pulled from."""
+
+    code = "different-device"
+    default_hint = ("pull this device into a new -o DIR; the files here are kept (connect the "
+                    "device the folder came from to continue it)")
+
+
+class FolderLocked(OutputError):
+    """Another pull is writing to the output folder (it holds DIR/.qdlpy.lock)."""
+
+    code = "folder-locked"
+    default_hint = ("wait for the other pull to end (or stop it: Ctrl-C keeps what it saved), "
+                    "then continue with --resume; or pull into another -o DIR")
+
+
+class FolderRemoved(OutputError):
+    """The output folder was deleted, moved or replaced while a pull wrote to it."""
+
+    code = "output-removed"
+    default_hint = ("the device still holds the dump: pull again into a folder nothing else "
+                    "removes (a moved folder can be continued there with --resume)")
+
+
 class NoSpace(OutputError):
     """Not enough free disk space for the selected regions."""
 
@@ -217,11 +248,28 @@ class EncryptedDump(InputError):
 
 
 class Interrupted(QdlpyError):
-    """The user pressed Ctrl-C; state was saved first (exit 130)."""
+    """Ctrl-C (SIGINT), or the caller's interrupt event; state was saved first (exit 130).
+
+    Its subclasses are the other signals that end a pull the same way, each exiting with
+    128 + the signal's number as a shell reports it."""
 
     exit_code = 130
     code = "interrupted"
     default_hint = "run the same command with --resume to continue"
+
+
+class Terminated(Interrupted):
+    """SIGTERM (a job timeout, ``kill``, a service stop); state was saved first (exit 143)."""
+
+    exit_code = 143
+    code = "terminated"
+
+
+class HungUp(Interrupted):
+    """SIGHUP (the terminal or SSH session closed); state was saved first (exit 129)."""
+
+    exit_code = 129
+    code = "hangup"
 
 
 EXIT_CODES: dict[int, str] = {
@@ -236,5 +284,7 @@ EXIT_CODES: dict[int, str] = {
     8: "partial dump",
     9: "output error (directory not empty, no space, write failure)",
     10: "input error (unusable dump folder or ELF)",
-    130: "interrupted",
+    129: "hung up (SIGHUP)",
+    130: "interrupted (Ctrl-C, SIGINT)",
+    143: "terminated (SIGTERM)",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -11,7 +12,7 @@ from rich.markup import escape
 from qdlpy.cli import output as ui
 from qdlpy.cli.options import device_options, json_option, parse_size_option, progress_option
 from qdlpy.cli.progress import human, make_progress
-from qdlpy.dump import PullResult, pull
+from qdlpy.dump import ElfNotBuilt, PullResult, pull
 from qdlpy.errors import QdlpyError
 from qdlpy.formats.manifest import Manifest
 
@@ -27,7 +28,10 @@ SCHEMA = "qdlpy.pull/1"
                    "case (repeatable; e.g. 'md_K*'). Selecting nothing is an error (exit 2).")
 @click.option("-x", "--exclude", multiple=True, metavar="GLOB",
               help="Skip regions matching the glob (ignoring case; repeatable).")
-@click.option("--resume", is_flag=True, help="Continue the pull in -o DIR (checks sizes and sha256).")
+@click.option("--resume", is_flag=True,
+              help="Continue the pull in -o DIR (checks sizes and sha256) from the device it "
+                   "came from: a stopped pull with its own --region/--exclude, a completed "
+                   "selection with the regions it left (unless given again).")
 @click.option("--force", is_flag=True,
               help="Pull into a non-empty -o DIR that holds no qdlpy pull: its files are kept "
                    "and never replaced (a clashing region name gets a ~2 suffix). A folder "
@@ -44,8 +48,9 @@ SCHEMA = "qdlpy.pull/1"
               help="Go on past a region that keeps timing out; exit 8 if any failed.")
 @click.option("--elf/--no-elf", default=True, show_default=True,
               help="Assemble minidump.elf (and the small subsystem/firmware ELFs) after a "
-                   "minidump pull. A full dump gets no ELF here (a second copy of all DDR): "
-                   "run `qdlpy assemble DIR` for minidump-fulldump.elf.")
+                   "minidump pull, also one that stopped early (from the regions saved). A "
+                   "full dump gets no ELF here (a second copy of all DDR): run `qdlpy "
+                   "assemble DIR` for minidump-fulldump.elf.")
 @click.option("--report/--no-report", "triage", default=True, show_default=True,
               help="Write dmesg.txt and report.json beside minidump.elf (kernel minidumps).")
 @progress_option("bars")
@@ -57,9 +62,14 @@ def command(transport: str | None, serial: str | None, usb_path: str | None, tim
             as_json: bool) -> None:
     """Pull the crash dump: every region to -o DIR, with manifest.json and minidump.elf.
 
+    `--resume` without a device option continues with the device the folder came from.
+    SIGTERM and SIGHUP stop a pull as Ctrl-C does: the chunk in hand is saved, then
+    minidump.elf is built from the regions saved so far.
+
     Exit codes: 0 complete, 2 usage, 3 no device, 4 permission, 5 busy, 6 device
     error/NAK, 7 transfer error (resume with --resume), 8 partial (--keep-going),
-    9 output error, 130 interrupted.
+    9 output error (also: another pull holds the folder), 10 unusable folder (a damaged
+    manifest), 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
     """
     st = ui.state()
     ui.start_json(SCHEMA if as_json else None)
@@ -70,8 +80,8 @@ def command(transport: str | None, serial: str | None, usb_path: str | None, tim
                       chunk_size=chunk_size, timeout=timeout, io_timeout=io_timeout, elf=elf,
                       report=triage, keep_going=keep_going, progress=sink)
     except QdlpyError as err:
-        if as_json and "output_dir" in err.details:
-            _emit_failure(err)  # the summary of what was saved, with the error inside
+        if "output_dir" in err.details:
+            _failure(err, st, as_json)  # the summary of what was saved, with the error inside
         raise
     if as_json:
         ui.emit_json(result.to_dict())
@@ -79,16 +89,33 @@ def command(transport: str | None, serial: str | None, usb_path: str | None, tim
     _summary(result, st)
 
 
-def _emit_failure(err: QdlpyError) -> None:
-    """A failed pull's --json document: the manifest's account of the folder plus the error."""
+def _failure(err: QdlpyError, st: ui.CliState, as_json: bool) -> None:
+    """A failed pull: under --json its document (the manifest's account of the folder plus
+    the error), else the ELF built from what was saved."""
     folder = Path(str(err.details["output_dir"]))
     try:
-        body = Manifest.load(folder).to_dict()
+        manifest = Manifest.load(folder)
     except QdlpyError:
-        body = {"status": "error"}
-    body = {k: v for k, v in body.items() if k not in ("schema", "qdlpy_version")}
-    ui.emit_json(ui.document(SCHEMA, {**body, "output_dir": str(folder),
-                                      "error": err.to_dict()}))
+        manifest = None
+    if as_json:
+        body = manifest.to_dict() if manifest is not None else {"status": "error"}
+        body = {k: v for k, v in body.items() if k not in ("schema", "qdlpy_version")}
+        ui.emit_json(ui.document(SCHEMA, {**body, "output_dir": str(folder),
+                                          "error": err.to_dict()}))
+    elif manifest is not None and manifest.elf and st.verbosity >= 0:
+        _recorded_elf(manifest.elf, st.console)
+
+
+def _recorded_elf(elf: dict[str, Any], c: Console) -> None:
+    """The ELF a stopped pull built, from the manifest's record of it."""
+    output = elf.get("output")
+    if not output:
+        return
+    kernel = elf.get("kernel") or {}
+    missing = kernel.get("regions_missing") or 0
+    c.print(f"ELF from the regions saved: {escape(str(output))}"
+            + (f" ({missing} kernel region(s) missing, listed in manifest.json's elf)"
+               if missing else ""))
 
 
 def _summary(result: PullResult, st: ui.CliState) -> None:
@@ -103,18 +130,15 @@ def _summary(result: PullResult, st: ui.CliState) -> None:
     c.print(f"[bold]{len(done)}[/] regions saved ({human(sum(r.length for r in done))}) in "
             f"{escape(str(result.output_dir))}"
             + (f", {len(skipped)} skipped" if skipped else ""))
-    elf = result.elf or {}
-    outputs = elf.get("outputs") if isinstance(elf, dict) else None
-    if outputs:
-        for o in outputs:
-            path = o.get("path", o) if isinstance(o, dict) else o
-            c.print(f"ELF: {escape(str(path))}")
-    if isinstance(elf, dict) and elf.get("status") in ("skipped", "error"):
-        why = elf.get("reason") or (elf.get("error") or {}).get("message", "")
-        c.print(f"ELF {elf['status']}: {escape(str(why))}")
-    for cmd in (elf.get("next_commands") or []) if isinstance(elf, dict) else []:
-        c.print(f"  next: {escape(str(cmd))}")
-    _triage_summary(elf.get("triage") if isinstance(elf, dict) else None, c)
+    outcome = result.assembly
+    if isinstance(outcome, ElfNotBuilt):
+        c.print(f"ELF {outcome.status}: {escape(outcome.reason)}")
+    elif outcome is not None:
+        for o in outcome.outputs:
+            c.print(f"ELF: {escape(o.path)}")
+        for cmd in outcome.next_commands:
+            c.print(f"  next: {escape(cmd)}")
+    _triage_summary((result.elf or {}).get("triage"), c)
     _warnings(result, c)
     click.echo(str(result.output_dir))
 
@@ -138,6 +162,8 @@ def _triage_summary(triage: object, c: Console) -> None:
 
 
 def _warnings(result: PullResult, c: Console) -> None:
-    elf = result.elf if isinstance(result.elf, dict) else {}
-    for w in [*result.manifest.warnings, *(elf.get("warnings") or [])]:
+    outcome = result.assembly
+    elf_warnings = [] if outcome is None or isinstance(outcome, ElfNotBuilt) else \
+        outcome.warnings
+    for w in [*result.manifest.warnings, *elf_warnings]:
         c.print(f"[yellow]warning:[/] {escape(str(w))}")

@@ -17,7 +17,9 @@ import logging
 import logging.handlers
 import threading
 from collections.abc import Iterator
-from pathlib import Path
+from typing import IO
+
+from .folder import PullFolder
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -58,12 +60,14 @@ class RunLog:
                                                      flushLevel=logging.CRITICAL + 1)
         self.buffer.setLevel(logging.DEBUG)
         self.buffer.addFilter(self.only_this_thread)
-        self.file: logging.FileHandler | None = None
+        self.file: logging.StreamHandler[IO[str]] | None = None
 
-    def attach(self, path: Path) -> None:
+    def attach(self, folder: PullFolder) -> None:
+        """Write the records so far, and every later one, to the folder's qdlpy.log (opened
+        without following a link: :meth:`PullFolder.open_log`)."""
         if self.file is not None:
             return
-        fh = logging.FileHandler(path, encoding="utf-8")
+        fh = logging.StreamHandler(folder.open_log())
         fh.setLevel(logging.DEBUG)
         fh.setFormatter(logging.Formatter(_FORMAT))
         fh.addFilter(self.only_this_thread)
@@ -136,4 +140,5 @@ def run_log() -> Iterator[RunLog]:
         if run.file is not None:
             run.logger.removeHandler(run.file)
             run.file.close()
+            run.file.stream.close()
         _shared.leave()

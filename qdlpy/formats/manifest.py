@@ -2,7 +2,8 @@
 
 ``qdlpy pull`` rewrites it atomically (:mod:`qdlpy.atomic_write`) after every region and on
 every state change, so a crash or power loss at any point leaves a manifest that describes
-exactly what is on disk. ``--resume`` loads it whole (:meth:`Manifest.load`, strict);
+exactly what is on disk. ``--resume`` loads it whole (:meth:`Manifest.from_bytes`, strict:
+every field's type and range is checked, a damaged one is ``DamagedManifest``, exit 10);
 ``qdlpy assemble`` and the ``dir:`` simulator scenario read only its region list
 (:func:`read_entries`, tolerant: a hand-written minimal manifest is enough).
 
@@ -26,8 +27,9 @@ from qdlpy.errors import InputError
 
 from .entries import SourceEntry, as_u64, parse_int, read_text
 
-__all__ = ["Manifest", "RegionRecord", "SCHEMA", "NAME", "read_entries", "utcnow",
-           "PENDING", "COMPLETE", "PARTIAL", "FAILED", "SKIPPED"]
+__all__ = ["Manifest", "RegionRecord", "DamagedManifest", "SCHEMA", "NAME", "read_entries",
+           "utcnow", "PENDING", "COMPLETE", "PARTIAL", "FAILED", "SKIPPED", "REGION_STATES",
+           "PULL_STATES"]
 
 SCHEMA = "qdlpy.pull/1"
 NAME = "manifest.json"
@@ -65,11 +67,146 @@ class RegionRecord:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RegionRecord:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in d.items() if k in fields}
-        values["base"] = int(str(d["base"]), 0)
-        return cls(**values)
+    def from_dict(cls, d: object, where: str = "region") -> RegionRecord:
+        """A region object of a manifest, every field checked (DamagedManifest)."""
+        f = _Fields(d, where)
+        length = f.integer("length")
+        rec = cls(
+            position=f.integer("position"), filename=f.text("filename"),
+            raw_filename=f.text("raw_filename"), description=f.text("description"),
+            base=f.address("base"), length=length, save_pref=f.integer("save_pref"),
+            kind=f.text("kind"), region_id=f.optional_integer("region_id"),
+            status=f.choice("status", REGION_STATES),
+            bytes=f.integer("bytes", default=0, maximum=length),
+            sha256=f.digest("sha256"), seconds=f.number("seconds", default=0.0),
+            error=f.optional_object("error"),
+            raw_filename_hex=f.text("raw_filename_hex", default=""),
+            raw_description_hex=f.text("raw_description_hex", default=""),
+        )
+        return rec
+
+
+REGION_STATES = (PENDING, COMPLETE, PARTIAL, FAILED, SKIPPED)
+PULL_STATES = ("running", "complete", "partial", "failed", "interrupted")
+_MAX_U64 = (1 << 64) - 1
+_MISSING = object()
+
+
+class DamagedManifest(InputError):
+    """A manifest.json whose fields do not have the types and ranges qdlpy writes."""
+
+    code = "damaged-manifest"
+    default_hint = ("qdlpy cannot resume from it: restore manifest.json, or pull into a new "
+                    "-o DIR (the region files here are kept)")
+
+
+class _Fields:
+    """Typed reads of one JSON object of a manifest; DamagedManifest names the bad field."""
+
+    def __init__(self, obj: object, where: str) -> None:
+        if not isinstance(obj, dict):
+            raise DamagedManifest(f"{where} is {_kind(obj)}, not an object")
+        self.obj: dict[str, Any] = obj
+        self.where = where
+
+    def _get(self, key: str, default: object) -> object:
+        value = self.obj.get(key, default)
+        if value is _MISSING:
+            raise DamagedManifest(f"{self.where}: {key} is missing")
+        return value
+
+    def _bad(self, key: str, value: object, wanted: str) -> DamagedManifest:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        return DamagedManifest(f"{self.where}: {key} is {shown} ({_kind(value)}), not {wanted}")
+
+    def text(self, key: str, *, default: object = _MISSING) -> str:
+        value = self._get(key, default)
+        if not isinstance(value, str):
+            raise self._bad(key, value, "text")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        value = self._get(key, None)
+        return None if value is None else self.text(key)
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.text(key)
+        if value not in choices:
+            raise self._bad(key, value, "one of " + ", ".join(choices))
+        return value
+
+    def integer(self, key: str, *, default: object = _MISSING, maximum: int = _MAX_U64) -> int:
+        value = self._get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
+            raise self._bad(key, value, f"a whole number from 0 to {maximum}")
+        return value
+
+    def optional_integer(self, key: str) -> int | None:
+        return None if self._get(key, None) is None else self.integer(key)
+
+    def number(self, key: str, *, default: object = _MISSING) -> float:
+        value = self._get(key, default)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise self._bad(key, value, "a number of seconds")
+        return float(value)
+
+    def address(self, key: str) -> int:
+        value = self._get(key, _MISSING)
+        if isinstance(value, str):
+            try:
+                value = parse_int(value)
+            except ValueError:
+                raise self._bad(key, value, "an address (0x...)") from None
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_U64:
+            raise self._bad(key, value, "a 64-bit address (0x...)")
+        return value
+
+    def digest(self, key: str) -> str | None:
+        value = self._get(key, None)
+        if value is None:
+            return None
+        if not (isinstance(value, str) and len(value) == 64
+                and all(c in "0123456789abcdef" for c in value)):
+            raise self._bad(key, value, "a sha256 (64 hex digits)")
+        return value
+
+    def obj_field(self, key: str, *, default: object = _MISSING) -> dict[str, Any]:
+        value = self._get(key, default)
+        if not isinstance(value, dict):
+            raise self._bad(key, value, "an object")
+        return value
+
+    def optional_object(self, key: str) -> dict[str, Any] | None:
+        return None if self._get(key, None) is None else self.obj_field(key)
+
+    def texts(self, key: str, *, default: object = _MISSING) -> list[str]:
+        value = self._get(key, default)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._bad(key, value, "a list of texts")
+        return list(value)
+
+    def items(self, key: str) -> list[object]:
+        value = self._get(key, _MISSING)
+        if not isinstance(value, list):
+            raise self._bad(key, value, "a list")
+        return value
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false",
+            type(None): "null", float: "a fraction", int: "a number"}.get(type(value), "?")
+
+
+def _selection(f: _Fields) -> dict[str, Any]:
+    sel = _Fields(f.obj_field("selection", default={}), f"{f.where}: selection")
+    return {"include": sel.texts("include", default=[]),
+            "exclude": sel.texts("exclude", default=[])}
+
+
+def _table(f: _Fields) -> dict[str, Any]:
+    table = f.obj_field("table")
+    _Fields(table, f"{f.where}: table").digest("sha256")
+    return table
 
 
 @dataclasses.dataclass
@@ -107,32 +244,46 @@ class Manifest:
             "after": self.after,
         }
 
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_dict(), indent=2).encode() + b"\n"
+
     def save(self, folder: Path) -> None:
-        write_atomic(folder / NAME, json.dumps(self.to_dict(), indent=2).encode() + b"\n")
+        write_atomic(folder / NAME, self.to_bytes())
 
     @classmethod
     def load(cls, folder: Path) -> Manifest:
         path = folder / NAME
         try:
-            d = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read {path}: {exc}",
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}",
                              hint="without a manifest qdlpy cannot resume; pull into a new -o DIR"
                              ) from exc
-        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
-            raise InputError(f"{path} is not a {SCHEMA} manifest")
+        return cls.from_bytes(data, str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str) -> Manifest:
+        """A manifest's bytes, every field checked: InputError when it is not JSON,
+        DamagedManifest (exit 10) naming the first field that is not what qdlpy writes."""
         try:
-            return cls(
-                status=d["status"], started=d["started"], transport=d["transport"],
-                device=d["device"], table=d["table"], chunk_size=d["chunk_size"],
-                regions=[RegionRecord.from_dict(r) for r in d["regions"]],
-                selection=d.get("selection", {}), finished=d.get("finished"),
-                warnings=list(d.get("warnings", [])), error=d.get("error"), elf=d.get("elf"),
-                after=d.get("after"),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{path} is damaged ({exc})",
-                             hint="pull into a new -o DIR; the region files here are kept") from exc
+            d = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise DamagedManifest(f"{where} is not valid JSON ({exc})") from exc
+        f = _Fields(d, where)
+        if f.obj.get("schema") != SCHEMA:
+            raise DamagedManifest(f"{where}: schema is not {SCHEMA!r}; not a qdlpy manifest")
+        regions = [RegionRecord.from_dict(r, f"{where}: regions[{i}]")
+                   for i, r in enumerate(f.items("regions"))]
+        after = f.optional_text("after")
+        if after not in (None, "reset", "none"):
+            raise f._bad("after", after, "reset, none or null")
+        return cls(
+            status=f.choice("status", PULL_STATES), started=f.text("started"),
+            transport=f.text("transport"), device=f.obj_field("device"), table=_table(f),
+            chunk_size=f.integer("chunk_size"), regions=regions, selection=_selection(f),
+            finished=f.optional_text("finished"), warnings=f.texts("warnings", default=[]),
+            error=f.optional_object("error"), elf=f.optional_object("elf"), after=after,
+        )
 
 
 def _non_negative(value: object) -> int | None:

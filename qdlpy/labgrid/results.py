@@ -98,7 +98,7 @@ def pull_result(doc: dict[str, Any], folder: Path) -> PullResult:
     """``qdlpy pull --json`` of a complete pull, its folder now at ``folder``."""
     manifest = Manifest.load(folder)
     stats = doc.get("stats") or {}
-    return PullResult(folder, manifest, elf=manifest.elf,
+    return PullResult(folder, manifest,
                       reconnects=int(stats.get("reconnects", 0)),
                       retries=int(stats.get("retries", 0)),
                       seconds=float(stats.get("seconds", 0.0)),

@@ -41,12 +41,9 @@ class PullOptions:
         if self.after not in (None, "reset", "none"):
             raise InvalidArgument(f"--after must be reset or none, not {self.after!r}")
         if self.chunk_size is not None:
-            from qdlpy.dump.engine import MIN_CHUNK
-            from qdlpy.protocols.constants import MAX_READ_SIZE
+            from qdlpy.dump.link import resolve_chunk
 
-            if not MIN_CHUNK <= self.chunk_size <= MAX_READ_SIZE:
-                raise InvalidArgument(f"--chunk-size must be between {MIN_CHUNK} and "
-                                      f"{MAX_READ_SIZE} bytes, not {self.chunk_size}")
+            resolve_chunk(self.chunk_size, None)  # pull's own check and message
         if self.timeout <= 0:
             raise InvalidArgument("--timeout must be positive under watch: a device that "
                                   "stays away is resumed whenever it comes back")

@@ -1,7 +1,8 @@
 """A full disk: exit 9, whole chunks kept, a truthful manifest, and --resume finishing.
 
-ENOSPC is injected under the region writer (the file object it writes to fills up part-way
-through a chunk), in process through ``qdlpy.cli.main.main``. The up-front free-space
+ENOSPC is injected under the region writer (``os.write`` to NAME.part fills up part-way
+through a chunk), in process through ``qdlpy.cli.main.main``; a disk kept full by another
+writer fails every write, the manifest's too. The up-front free-space
 check is exercised both with a patched free-space figure and, as a subprocess, with a
 simulated 1 TiB dump that no test disk holds.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,8 @@ from pull_support import (
 )
 
 from qdlpy.cli.main import main
-from qdlpy.dump import engine, pull
-from qdlpy.dump.writer import RegionWriter
+from qdlpy.dump import loop, pull
+from qdlpy.dump.folder import PullFolder
 from qdlpy.errors import NoSpace
 from qdlpy.transport.sim import shared_model
 
@@ -35,43 +37,41 @@ SPEC = "fulldump?size=1M"  # DDRCS0_0 1 MiB, OCIMEM 192 KiB, CODERAM 160 KiB, lo
 CHUNK = 64 * 1024
 
 
-class _FillingFile:
-    """A region file on a disk with ``budget`` bytes left: short write, then ENOSPC."""
+class _FillingDisk:
+    """os.write for region files (NAME.part) on a disk with ``budget`` bytes left: a short
+    write, then ENOSPC. Other files (the manifest) still fit: truncating the torn chunk
+    freed room for them."""
 
-    def __init__(self, f: Any, budget: list[int]) -> None:
-        self._f = f
-        self._budget = budget
+    def __init__(self) -> None:
+        self.budget = 1 << 62
+        self.real = os.write
 
-    def write(self, data: Any) -> int:
-        if self._budget[0] <= 0:
+    def write(self, fd: int, data: Any) -> int:
+        try:
+            region = os.readlink(f"/proc/self/fd/{fd}").endswith(".part")
+        except OSError:
+            region = False
+        if not region:
+            return self.real(fd, data)
+        if self.budget <= 0:
             raise OSError(errno.ENOSPC, "No space left on device")
-        n = min(len(data), self._budget[0])
-        self._budget[0] -= n
-        written: int = self._f.write(data[:n])
-        return written
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._f, name)
+        n = min(len(data), self.budget)
+        self.budget -= n
+        return self.real(fd, memoryview(data)[:n])
 
 
 @pytest.fixture
-def disk_budget(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    budget = [1 << 62]
-
-    class FillingWriter(RegionWriter):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.f = _FillingFile(self.f, budget)  # type: ignore[assignment]
-
-    monkeypatch.setattr(engine, "RegionWriter", FillingWriter)
-    return budget
+def disk(monkeypatch: pytest.MonkeyPatch) -> _FillingDisk:
+    filling = _FillingDisk()
+    monkeypatch.setattr(os, "write", filling.write)
+    return filling
 
 
-def test_enospc_mid_chunk_then_resume(tmp_path: Path, disk_budget: list[int],
+def test_enospc_mid_chunk_then_resume(tmp_path: Path, disk: _FillingDisk,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "dump"
     # DDRCS0_0 fits; OCIMEM gets one whole chunk and 36 KiB of the next one.
-    disk_budget[0] = (1 << 20) + CHUNK + 36 * 1024
+    disk.budget = (1 << 20) + CHUNK + 36 * 1024
     code = main(["pull", "-t", f"sim:{SPEC}", "-o", str(out), "--chunk-size", "64K", "--json"])
     assert code == 9
     captured = capsys.readouterr()
@@ -97,7 +97,7 @@ def test_enospc_mid_chunk_then_resume(tmp_path: Path, disk_budget: list[int],
     assert regions["CODERAM.BIN"]["bytes"] == 0
     assert shared_model(SPEC).rebooted is False  # a failed pull never resets the device
 
-    disk_budget[0] = 1 << 62  # space freed
+    disk.budget = 1 << 62  # space freed
     code = main(["pull", "-t", f"sim:{SPEC}", "-o", str(out), "--resume", "--json"])
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
@@ -107,8 +107,8 @@ def test_enospc_mid_chunk_then_resume(tmp_path: Path, disk_budget: list[int],
     assert doc["stats"]["bytes_read"] == missing
 
 
-def test_enospc_before_any_whole_chunk(tmp_path: Path, disk_budget: list[int]) -> None:
-    disk_budget[0] = 1000
+def test_enospc_before_any_whole_chunk(tmp_path: Path, disk: _FillingDisk) -> None:
+    disk.budget = 1000
     with pytest.raises(NoSpace):
         pull(f"sim:{SPEC}", output=tmp_path / "d", chunk_size=CHUNK)
     m = load_manifest(tmp_path / "d")
@@ -116,7 +116,7 @@ def test_enospc_before_any_whole_chunk(tmp_path: Path, disk_budget: list[int]) -
     ddr = regions_by_name(m)["DDRCS0_0.BIN"]
     assert ddr["bytes"] == 0 and ddr["status"] != "complete"
     assert (tmp_path / "d" / "DDRCS0_0.BIN.part").stat().st_size == 0
-    disk_budget[0] = 1 << 62
+    disk.budget = 1 << 62
     result = pull(f"sim:{SPEC}", output=tmp_path / "d", resume=True)
     assert result.status == "complete"
     check_complete_folder(tmp_path / "d", SPEC)
@@ -124,7 +124,7 @@ def test_enospc_before_any_whole_chunk(tmp_path: Path, disk_budget: list[int]) -
 
 def test_free_space_checked_before_reading_a_byte(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "_free_space", lambda folder: 8 << 20)
+    monkeypatch.setattr(PullFolder, "free_bytes", lambda self: 8 << 20)
     spec = "fulldump?size=64M"
     device = shared_model(spec)
     with pytest.raises(NoSpace) as info:
@@ -135,7 +135,8 @@ def test_free_space_checked_before_reading_a_byte(tmp_path: Path,
     assert reads <= 1  # the region table at most: no region data was read
     out = tmp_path / "d"
     written = {p.name for p in out.iterdir()}
-    assert written <= {"manifest.json", "qdlpy.log"}  # no region, table or .part file
+    # No region, table or .part file; the lock file and the log are the pull's own.
+    assert written <= {"manifest.json", "qdlpy.log", ".qdlpy.lock"}
     if "manifest.json" in written:
         m = load_manifest(out)
         assert m["status"] == "failed" and m["error"]["code"] == "no-space"
@@ -156,3 +157,59 @@ def test_free_space_check_through_the_cli(tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     assert doc["status"] in FAILED_STATES and doc["error"]["code"] == "no-space"
     assert not [p for p in out.iterdir() if p.name.endswith((".BIN", ".part", ".bin", ".cmm"))]
+
+
+# ---- a disk kept full by another writer ----------------------------------------------------
+
+
+class FullDisk:
+    """os.write for files in ``folder``: after ``budget`` bytes every write fails with
+    ENOSPC, the manifest's too. Space freed by truncating a file is taken at once by the
+    other writer, so the budget never grows back."""
+
+    def __init__(self, folder: Path, budget: int) -> None:
+        self.folder, self.budget = str(folder), budget
+        self.real = os.write
+
+    def write(self, fd: int, data: Any) -> int:
+        try:
+            mine = os.readlink(f"/proc/self/fd/{fd}").startswith(self.folder)
+        except OSError:
+            mine = False
+        if not mine:
+            return self.real(fd, data)
+        if self.budget <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = min(len(data), self.budget)
+        self.budget -= n
+        return self.real(fd, memoryview(data)[:n])
+
+
+def test_a_full_disk_keeps_the_manifest_truthful_and_resume_counts_the_part(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = "fulldump?size=2M"
+    out = tmp_path / "d"
+    checkpoint = 256 * 1024
+    monkeypatch.setattr(loop, "CHECKPOINT_BYTES", checkpoint)
+    disk = FullDisk(out, (1 << 20) + 300 * 1024)  # the small files, and 1.3 MiB of DDRCS0_0
+    monkeypatch.setattr(os, "write", disk.write)
+    with pytest.raises(NoSpace):
+        pull(f"sim:{spec}", output=out, chunk_size=CHUNK)
+    monkeypatch.setattr(os, "write", disk.real)
+    part = (out / "DDRCS0_0.BIN.part").read_bytes()
+    m = load_manifest(out)
+    # The rewrite after the failure could not be written; the last checkpoint stands.
+    assert m["status"] == "running"
+    ddr = regions_by_name(m)["DDRCS0_0.BIN"]
+    assert ddr["bytes"] >= 3 * checkpoint and ddr["bytes"] % checkpoint == 0
+    assert ddr["bytes"] <= len(part) and ddr["sha256"] == sha256(part[: ddr["bytes"]])
+    assert part == expected_regions(spec)["DDRCS0_0.BIN"][: len(part)]
+
+    # Space freed: exactly what is still missing beside the kept .part, and the margin.
+    total = sum(r["length"] for r in m["regions"])
+    monkeypatch.setattr(PullFolder, "free_bytes",
+                        lambda self: total - len(part) + loop.SPACE_MARGIN)
+    result = pull(f"sim:{spec}", output=out, resume=True)
+    assert result.status == "complete"
+    check_complete_folder(out, spec)
+    assert result.bytes_read == total - ddr["bytes"]
