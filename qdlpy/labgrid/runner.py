@@ -83,6 +83,10 @@ class ToolRunner:
         try:
             with proc.stdout:
                 extract(proc.stdout, local)
+                # tar pads its output to whole records after the end-of-archive blocks,
+                # which tarfile need not read: take them, or tar dies of SIGPIPE (141).
+                while proc.stdout.read(1 << 16):
+                    pass
         finally:
             err = proc.stderr.read().decode(errors="replace")
             proc.stderr.close()
