@@ -260,7 +260,7 @@ class _Pull:
         done = self._already_complete()
         if done is not None:
             return done
-        self.link = link = DeviceLink(self._device(), self.request.chunk_size)
+        self.link = link = DeviceLink(self._device(), self.request.chunk_size, self.stop)
         check_selection(link.table, *self._selection())  # before a folder is made for nothing
         if self.previous is not None:
             check_same_device(self.previous, link)

@@ -19,6 +19,7 @@ import time
 from qdlpy.errors import (
     DeviceNotFound,
     Disconnected,
+    Interrupted,
     InvalidArgument,
     NoHello,
     ProtocolError,
@@ -30,6 +31,8 @@ from qdlpy.protocols.constants import MAX_READ_SIZE
 from qdlpy.protocols.host import plan_reads
 from qdlpy.session import DumpTable, SaharaClient
 from qdlpy.transport.base import Transport
+
+from .stop import StopRequest
 
 __all__ = ["DeviceChoice", "DeviceLink", "MIN_CHUNK", "resolve_chunk"]
 
@@ -51,11 +54,19 @@ class DeviceChoice:
     io_timeout: float
     hello_timeout: float
 
-    def connect(self, timeout: float | None = None) -> Transport:
+    def connect(self, timeout: float | None = None, stop: StopRequest | None = None) -> Transport:
+        """Wait for the device; a stop request (signal or ``interrupt``) ends the wait with
+        its own Interrupted subclass."""
         from qdlpy.transport import connect
 
-        return connect(self.transport, serial=self.serial, usb_path=self.usb_path,
-                       timeout=self.timeout if timeout is None else timeout)
+        try:
+            return connect(self.transport, serial=self.serial, usb_path=self.usb_path,
+                           timeout=self.timeout if timeout is None else timeout,
+                           cancel=stop.flag if stop is not None else None)
+        except Interrupted as exc:
+            if stop is None:
+                raise
+            raise stop.error(f"{exc}; every complete region and chunk is saved") from None
 
     def client(self, transport: Transport) -> SaharaClient:
         return SaharaClient(transport, data_timeout=self.io_timeout,
@@ -75,10 +86,13 @@ def resolve_chunk(chunk_size: int | None, transport: Transport | None) -> int:
 class DeviceLink:
     """An open device in memory-debug mode, its region table, and recovery counters."""
 
-    def __init__(self, choice: DeviceChoice, chunk_size: int | None) -> None:
-        """Connect and handshake; nothing stays open when that fails."""
+    def __init__(self, choice: DeviceChoice, chunk_size: int | None,
+                 stop: StopRequest | None = None) -> None:
+        """Connect and handshake; nothing stays open when that fails. ``stop`` ends a wait
+        for the device (at the start or after a disconnect) as soon as it is requested."""
         self.choice = choice
-        self.transport = choice.connect()
+        self.stop = stop
+        self.transport = choice.connect(stop=stop)
         self.opened: list[Transport] = [self.transport]
         self.reconnects = self.retries = 0
         try:
@@ -184,7 +198,7 @@ class DeviceLink:
 
     def _handshake_again(self, deadline: float | None) -> DumpTable:
         left = max(0.5, deadline - time.monotonic()) if deadline is not None else 0
-        transport = self.choice.connect(timeout=left)
+        transport = self.choice.connect(timeout=left, stop=self.stop)
         self.opened.append(transport)
         try:
             client = self.choice.client(transport)

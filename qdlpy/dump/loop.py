@@ -25,6 +25,7 @@ from typing import Any
 
 from qdlpy.errors import (
     DeviceNak,
+    Interrupted,
     NoSpace,
     PartialDump,
     QdlpyError,
@@ -186,7 +187,8 @@ class RegionLoop:
             self.stopped(err)
             raise
         except QdlpyError as err:
-            self.stopped(err)
+            # A stop request while waiting for a lost device ends the pull as interrupted.
+            self.stopped(err, "interrupted" if isinstance(err, Interrupted) else None)
             raise
         except Exception as exc:  # a bug: the manifest still tells what is on disk
             self.stopped(QdlpyError(f"internal error: {type(exc).__name__}: {exc}"), "failed")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl
 from qdlpy.errors import (
     DeviceBusy,
     DeviceNotFound,
+    Interrupted,
     InvalidArgument,
     NoUsbBus,
     PermissionDenied,
@@ -113,6 +115,7 @@ def connect(
     serial: str | None = None,
     usb_path: str | None = None,
     timeout: float = 60.0,
+    cancel: threading.Event | None = None,
 ) -> Transport:
     """Wait for the device and open it.
 
@@ -121,7 +124,8 @@ def connect(
     it changes ("Waiting for ...", "2 Qualcomm devices visible, none matches serial X"),
     never once per poll. Raises ``DeviceNotFound`` (exit 3) saying what is seen,
     ``AmbiguousDevice`` (exit 2) listing the candidates, or the open's own
-    ``PermissionDenied``/``DeviceBusy`` once they outlast a short grace period.
+    ``PermissionDenied``/``DeviceBusy`` once they outlast a short grace period. Setting
+    ``cancel`` ends the wait within a poll interval with ``Interrupted``.
     """
     if timeout < 0:
         raise InvalidArgument("--timeout must be 0 (wait forever) or a positive number")
@@ -134,6 +138,8 @@ def connect(
         now = time.monotonic()
         if waiter.worth_trying(now) and waiter.attempt(now):
             return transport
+        if cancel is not None and cancel.is_set():
+            raise Interrupted("stopped while waiting for the device")
         if deadline is not None and now >= deadline:
             raise waiter.gave_up(timeout)
         time.sleep(POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - now)))

@@ -360,7 +360,6 @@ class Watcher:
         folder = msg.attempt.folder
         if not has_manifest(folder):
             return []
-        _mark_interrupted(folder)
         slot.ended(State.PAUSED)
         self.interrupted += 1
         err = msg.outcome.error
@@ -444,18 +443,3 @@ def _summary(folder: Path | None, err: QdlpyError | None) -> dict[str, Any] | No
     if err is not None:
         body["error"] = err.to_dict()
     return body
-
-
-def _mark_interrupted(folder: Path) -> None:
-    """Record a pull stopped by the watch as interrupted, whatever step it was stopped in.
-
-    A pull stopped while waiting for its device to come back reports the stop as the
-    error of a partial/failed pull; its manifest is brought in line with the others.
-    """
-    try:
-        manifest = mf.Manifest.load(folder)
-        if manifest.status != "interrupted":
-            manifest.status = "interrupted"
-            manifest.save(folder)
-    except QdlpyError as exc:
-        log.warning("%s: could not mark the manifest interrupted: %s", folder, exc)

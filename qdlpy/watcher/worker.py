@@ -29,7 +29,6 @@ from qdlpy.transport.base import Transport
 
 from .events import DeviceRef
 from .options import PullOptions
-from .stoppable import StopAwareTransport
 
 if TYPE_CHECKING:
     from qdlpy.dump import PullResult
@@ -150,7 +149,7 @@ def _attempt(attempt: Attempt, options: PullOptions, stop: threading.Event,
              tracker: Tracker) -> Outcome:
     from qdlpy.dump import pull
 
-    transport = StopAwareTransport(attempt.make_transport(), stop)
+    transport = attempt.make_transport()
     try:
         early = _open(attempt, transport)
         if early is not None:

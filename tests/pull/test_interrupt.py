@@ -145,3 +145,40 @@ def test_sigint_to_a_running_pull_then_resume(tmp_path: Path) -> None:
     check_complete_folder(out, spec, rdoc, resumed=True)
     total = sum(r["length"] for r in rdoc["regions"])
     assert rdoc["stats"]["bytes_read"] == total - ddr["bytes"]  # nothing read twice
+
+
+def test_interrupt_ends_the_wait_for_a_device_that_went_away(tmp_path: Path) -> None:
+    """A device gone mid-pull is waited for (timeout 0: forever); the interrupt event (a
+    watch stopping, a GUI's cancel button) ends that wait, and the manifest says so."""
+    from helpers import Simulator
+
+    stop = threading.Event()
+    out = tmp_path / "dump"
+    outcome: list[BaseException] = []
+    with Simulator("fulldump?size=64M") as sim:
+
+        class KillTheDevice(InterruptAfter):
+            def advance(self, n: int) -> None:
+                self.saved += n
+                if self.saved >= 4 * CHUNK and sim.running:
+                    sim.stop(signal.SIGKILL)  # the board drops off the bus for good
+
+        def run() -> None:
+            try:
+                pull(sim.uri, output=out, chunk_size=CHUNK, timeout=0, elf=False,
+                     progress=KillTheDevice(stop, 1 << 62), interrupt=stop)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        wait_for_file_size(out / "DDRCS0_0.BIN.part", 4 * CHUNK)
+        worker.join(1.0)
+        assert worker.is_alive(), outcome  # waiting for the device to come back
+        stop.set()
+        worker.join(60)
+    assert not worker.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], Interrupted), outcome
+    m = load_manifest(out)
+    assert m["status"] == "interrupted"
+    assert regions_by_name(m)["DDRCS0_0.BIN"]["bytes"] >= 4 * CHUNK
