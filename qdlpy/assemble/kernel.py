@@ -106,8 +106,9 @@ def _pick_header(kernel: list[Entry], policy: Policy) -> Entry | None:
 def _read_header(header: Entry) -> bytes:
     """The header region's bytes, which must start with an ELF header."""
     if header.path is None:
-        raise InputError(f"{header.label} (the kernel ELF header) is listed but its file is "
-                         "missing", hint="pull that region again (qdlpy pull --resume)")
+        why = header.hole or "listed but its file is missing"
+        raise InputError(f"{header.label} (the kernel ELF header) is {why}",
+                         hint="pull that region again (qdlpy pull --resume)")
     data = read_bounded(header.path, MAX_HEADER, header.label)
     if data[:4] != ELFMAG:
         why = explain_not_elf(data, header.label)
