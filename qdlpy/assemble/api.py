@@ -16,8 +16,10 @@ from .folder import Entry, FolderScan, scan_folder
 from .groups import GROUPS, group_of, group_path, plan_group
 from .inspect_elf import inspect_elf
 from .kernel import NotElfReason, explain_not_elf, plan_kernel
-from .plan import MAX_HEADER, KernelResult
-from .report import AssembleReport, InspectReport, OutputFile, next_commands
+from .plan import MAX_HEADER, KernelResult, open_region
+from .policy import Policy
+from .report import AssembleReport, Hole, InspectReport, OutputFile, next_commands
+from .verify import settle
 from .writer import OutputPlan, check_target, write_plan
 
 __all__ = ["assemble", "inspect", "DEFAULT_OUTPUT"]
@@ -73,6 +75,7 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     src = Path(folder)
     scan = scan_folder(src)
     warnings = list(scan.warnings)
+    settle([e for e in scan.entries if group_of(e) not in skip_groups], Policy(strict, warnings))
     if not any(e.path is not None for e in scan.entries):
         raise InputError(f"{src} holds no region files (*.BIN)",
                          hint="point qdlpy assemble at the folder `qdlpy pull`, qdl, edl or "
@@ -93,9 +96,15 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     inputs += [src / n for n in ADDRESS_FILES]
     for plan in plans:  # every target first: a refused one must not leave the others written
         check_target(plan.path, inputs, folder=src, force=force)
+    if kernel is not None:
+        kernel.plan.holes = [Hole(str(kernel.plan.path), "kernel", pl.index, pl.filename,
+                                  pl.paddr, max(pl.filesz, pl.memsz),
+                                  pl.detail or "no region with this address")
+                             for pl in kernel.info.missing]
     for plan in plans:
         write_plan(plan, inputs)
         report.outputs.append(OutputFile(str(plan.path), plan.kind, plan.size, plan.regions))
+        report.holes.extend(plan.holes)
     if kernel is not None:
         _post_check(kernel.plan)
         report.output = str(kernel.plan.path)
@@ -208,9 +217,9 @@ def _unusable_header(scan: FolderScan, rep: InspectReport) -> bool:
     for h in headers[:1]:
         assert h.path is not None
         try:
-            with open(h.path, "rb") as f:
+            with open_region(h.path, h.label) as f:
                 head = f.read(4096)
-        except OSError:
+        except (OSError, InputError):
             continue
         if head[:4] != ELFMAG:
             why = explain_not_elf(head, h.label)
@@ -222,8 +231,11 @@ def _unusable_header(scan: FolderScan, rep: InspectReport) -> bool:
 
 def _inspect_folder(p: Path) -> InspectReport:
     scan = scan_folder(p)
+    warnings = list(scan.warnings)
+    # kernel regions only: hashing a multi-GiB full dump is not worth an inspection
+    settle([e for e in scan.entries if e.cls.kind is RegionKind.KERNEL], Policy(False, warnings))
     rep = InspectReport(str(p), "folder", address_source=scan.source,
-                        entries=[e.to_dict() for e in scan.entries], warnings=list(scan.warnings))
+                        entries=[e.to_dict() for e in scan.entries], warnings=warnings)
     if _unusable_header(scan, rep):
         return rep
     try:

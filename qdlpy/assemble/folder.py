@@ -63,7 +63,7 @@ class Entry:
             "kind": self.cls.kind.value, "region_id": self.cls.id,
             "base": None if self.base is None else f"0x{self.base:x}",
             "length": self.length, "file_size": self.size, "present": self.path is not None,
-            "status": self.status,
+            "status": self.status, "hole": self.hole,
         }
 
 

@@ -25,6 +25,9 @@ from qdlpy.atomic_write import atomic_file, output_error
 from qdlpy.errors import InputError, OutputError
 from qdlpy.formats.addresses import ADDRESS_FILES
 
+from .regionfile import open_fd
+from .report import Hole
+
 __all__ = ["Piece", "OutputPlan", "write_plan", "check_target"]
 
 _CHUNK = 8 * 1024 * 1024
@@ -49,6 +52,7 @@ class OutputPlan:
     size: int
     pieces: list[Piece]
     regions: int = 0
+    holes: list[Hole] = dataclasses.field(default_factory=list)
 
 
 def _copy_range(src: int, dst: int, length: int, src_off: int, dst_off: int) -> None:
@@ -132,10 +136,7 @@ def _write_pieces(fd: int, plan: OutputPlan) -> None:
             os.pwrite(fd, piece.data[: piece.length], piece.offset)
             continue
         assert piece.path is not None
-        try:
-            src = os.open(piece.path, os.O_RDONLY)
-        except OSError as exc:
-            raise InputError(f"cannot read {piece.path}: {exc.strerror or exc}") from exc
+        src = open_fd(piece.path, piece.path.name)
         try:
             _copy_range(src, fd, piece.length, piece.src_offset, piece.offset)
         finally:
