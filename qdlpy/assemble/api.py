@@ -10,6 +10,8 @@ from pathlib import Path
 from qdlpy.errors import InputError, OutputError
 from qdlpy.formats.addresses import ADDRESS_FILES
 from qdlpy.formats.elf import EHDR_SIZE, ELFMAG, PHDR_SIZE, Ehdr, parse_ehdr, parse_phdrs
+from qdlpy.formats.manifest import NAME as MANIFEST
+from qdlpy.formats.manifest import recorded_outputs
 
 from .classify import RegionKind
 from .folder import Entry, FolderScan, scan_folder
@@ -67,8 +69,10 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     rewrite corrupt CORE notes when the VMCOREINFO note header is intact.
     ``skip_groups``: group ELFs not to write (``qdlpy pull`` skips "fulldump": a copy of
     a multi-GiB DDR dump is the user's call, and crash reads the raw files directly).
-    ``force``: replace an existing output file that is not an ELF core (an existing ELF core,
-    e.g. the previous run's output, is always replaced; files of the dump folder never are).
+    ``force``: replace an existing file that is not qdlpy's output (an ELF core in the dump
+    folder that is neither a default output nor recorded by the manifest, any file that is
+    not an ELF core elsewhere, a symbolic link, which is replaced and never written
+    through); region files and the other files of the dump folder are never replaced.
     Raises InputError (unusable dump) or OutputError (cannot write); input files are never
     modified.
     """
@@ -94,15 +98,16 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
                          hint="add the dump's manifest.json, dump_info.txt or load.cmm")
     inputs = [e.path for e in scan.entries if e.path is not None]
     inputs += [src / n for n in ADDRESS_FILES]
+    own = _own_outputs(src)
     for plan in plans:  # every target first: a refused one must not leave the others written
-        check_target(plan.path, inputs, folder=src, force=force)
+        check_target(plan.path, inputs, folder=src, force=force, own=own)
     if kernel is not None:
         kernel.plan.holes = [Hole(str(kernel.plan.path), "kernel", pl.index, pl.filename,
                                   pl.paddr, max(pl.filesz, pl.memsz),
                                   pl.detail or "no region with this address")
                              for pl in kernel.info.missing]
     for plan in plans:
-        write_plan(plan, inputs)
+        write_plan(plan, inputs, beneath=src if _under(plan.path, src) else None)
         report.outputs.append(OutputFile(str(plan.path), plan.kind, plan.size, plan.regions))
         report.holes.extend(plan.holes)
     if kernel is not None:
@@ -113,6 +118,21 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     report.next_commands += _raw_crash_command(groups["fulldump"])
     report.warnings = warnings
     return report
+
+
+def _own_outputs(src: Path) -> list[Path]:
+    """The ELFs in the dump folder that are qdlpy's: the default names and the outputs the
+    manifest recorded (docs/formats.md#what-may-be-replaced)."""
+    default = src / DEFAULT_OUTPUT
+    own = [default, *(group_path(default, g) for g in GROUPS)]
+    own += [src / Path(p).name for p in recorded_outputs(src / MANIFEST)]
+    return own
+
+
+def _under(path: Path, folder: Path) -> bool:
+    """``path`` is lexically inside ``folder`` (as given: links are judged by the writer)."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(folder))
+    return not rel.startswith(os.pardir)
 
 
 def _groups(scan: FolderScan, kernel: KernelResult | None,

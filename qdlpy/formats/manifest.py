@@ -27,7 +27,8 @@ from qdlpy.errors import InputError
 from .entries import SourceEntry, as_u64, parse_int, read_text
 from .names import member_name
 
-__all__ = ["Manifest", "RegionRecord", "SCHEMA", "NAME", "read_entries", "utcnow",
+__all__ = ["Manifest", "RegionRecord", "SCHEMA", "NAME", "read_entries", "recorded_outputs",
+           "utcnow",
            "PENDING", "COMPLETE", "PARTIAL", "FAILED", "SKIPPED"]
 
 SCHEMA = "qdlpy.pull/1"
@@ -211,3 +212,20 @@ def read_entries(path: Path, warnings: list[str] | None = None) -> list[SourceEn
         if entry is not None:
             out.append(entry)
     return out
+
+
+def recorded_outputs(path: Path) -> list[str]:
+    """The ELF paths an earlier assembly recorded in the manifest's ``elf`` report
+    (``output`` and each ``outputs[].path``); empty when there are none or the file cannot
+    be read."""
+    try:
+        doc = json.loads(read_text(path))
+    except (InputError, ValueError):
+        return []
+    elf = doc.get("elf") if isinstance(doc, dict) else None
+    if not isinstance(elf, dict):
+        return []
+    outputs = elf.get("outputs")
+    paths = [o.get("path") for o in outputs if isinstance(o, dict)] if isinstance(
+        outputs, list) else []
+    return [p for p in [elf.get("output"), *paths] if isinstance(p, str) and p]
