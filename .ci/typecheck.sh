@@ -14,3 +14,6 @@ ln -s "$repo/cli" "$tree/qdlpy/cli"
 ln -s "$repo/udev" "$tree/qdlpy/udev"
 cd "$tree"
 "$py" -m mypy --config-file "$repo/pyproject.toml" -p qdlpy
+# the fuzz harnesses, against the same tree
+MYPYPATH="$tree:$repo/fuzz" "$py" -m mypy --config-file "$repo/pyproject.toml" \
+    "$repo"/fuzz/*.py "$repo"/fuzz/fuzztargets

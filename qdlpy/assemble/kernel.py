@@ -25,8 +25,8 @@ from pathlib import Path
 from qdlpy.errors import EncryptedDump, InputError
 from qdlpy.formats.elf import (
     ELFMAG,
-    PHDR_SIZE,
     ET_CORE,
+    PHDR_SIZE,
     PT_LOAD,
     PT_NOTE,
     SHT_PROGBITS,
@@ -108,8 +108,8 @@ def _pick_header(kernel: list[Entry], policy: Policy) -> Entry | None:
 def _read_header(header: Entry) -> bytes:
     """The header region's bytes, which must start with an ELF header."""
     if header.path is None:
-        why = header.hole or "listed but its file is missing"
-        raise InputError(f"{header.label} (the kernel ELF header) is {why}",
+        reason = header.hole or "listed but its file is missing"
+        raise InputError(f"{header.label} (the kernel ELF header) is {reason}",
                          hint="pull that region again (qdlpy pull --resume)")
     data = read_bounded(header.path, MAX_HEADER, header.label)
     if data[:4] != ELFMAG:

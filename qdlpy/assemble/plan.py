@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from qdlpy.errors import InputError
-
 from .folder import Entry
 from .regionfile import open_region, read_bounded
 from .report import KernelInfo

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from qdlpy.errors import InputError
 
 from .folder import Entry
-from .regionfile import open_region
 from .policy import Policy
+from .regionfile import open_region
 
 __all__ = ["settle", "COMPLETE_STATUSES"]
 

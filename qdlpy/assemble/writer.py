@@ -26,7 +26,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from qdlpy.atomic_write import atomic_file, output_error
-from qdlpy.errors import InputError, OutputError
+from qdlpy.errors import OutputError
 from qdlpy.formats.addresses import ADDRESS_FILES
 
 from .regionfile import open_fd
