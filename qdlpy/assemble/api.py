@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import shlex
+import stat
 from collections.abc import Collection
 from pathlib import Path
 
-from qdlpy.errors import InputError, OutputError
+from qdlpy.errors import InputError, OutputError, QdlpyError
 from qdlpy.formats.addresses import ADDRESS_FILES
 from qdlpy.formats.elf import EHDR_SIZE, ELFMAG, PHDR_SIZE, Ehdr, parse_ehdr, parse_phdrs
 from qdlpy.formats.manifest import NAME as MANIFEST
@@ -29,6 +30,21 @@ __all__ = ["assemble", "inspect", "DEFAULT_OUTPUT"]
 DEFAULT_OUTPUT = "minidump.elf"  # qdl's name (docs/formats.md#output-names)
 
 
+def path_kind(path: Path, error: type[QdlpyError]) -> str | None:
+    """"dir", "file", "other" or None (absent) for a path the user gave; ``error`` (an
+    InputError or OutputError class) when the system refuses the path itself (a component
+    over NAME_MAX, a loop of links...)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise error(f"cannot use {path}: {exc.strerror or exc}",
+                    hint="check the path (each name at most 255 bytes, no loop of links)"
+                    ) from exc
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
 def _output_path(folder: Path, output: str | os.PathLike[str] | None) -> Path:
     if output is None:
         return folder / DEFAULT_OUTPUT
@@ -36,7 +52,7 @@ def _output_path(folder: Path, output: str | os.PathLike[str] | None) -> Path:
     out = Path(text)
     # "newdir/" names a directory even before it exists (write_plan creates it).
     trailing = text.endswith(os.sep) or (os.altsep is not None and text.endswith(os.altsep))
-    return out / DEFAULT_OUTPUT if trailing or out.is_dir() else out
+    return out / DEFAULT_OUTPUT if trailing or path_kind(out, OutputError) == "dir" else out
 
 
 def _post_check(plan: OutputPlan) -> None:
@@ -218,13 +234,14 @@ def inspect(path: str | os.PathLike[str]) -> InspectReport:
     """What an ELF or a dump folder holds, without running crash: the PT_LOAD -> region
     map, vmcoreinfo keys, what is missing."""
     p = Path(path)
-    if p.is_file():
+    kind = path_kind(p, InputError)
+    if kind == "file":
         rep = inspect_elf(p, hint=_INSPECT_HINT)  # not "run qdlpy inspect": that is us
         _name_loads_from_folder(rep, p.parent)
         return rep
-    if p.is_dir():
+    if kind == "dir":
         return _inspect_folder(p)
-    if p.exists():
+    if kind is not None:
         raise InputError(f"{p} is not a regular file or directory (a FIFO or device?)",
                          hint=_INSPECT_HINT)
     raise InputError(f"{p} does not exist", hint="check the path")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from pathlib import Path
 
 from qdlpy.errors import InputError
@@ -171,7 +172,14 @@ def scan_folder(folder: Path) -> FolderScan:
     """Entries of a dump folder and which address source gave them. Every path is resolved
     and inside the folder (docs/formats.md#names-and-links); UnsafeName when an address
     file names a file outside it."""
-    if not folder.is_dir():
+    try:
+        is_dir = stat.S_ISDIR(os.stat(folder).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        is_dir = False
+    except OSError as exc:  # a name over NAME_MAX, a loop of links
+        raise InputError(f"cannot use {folder}: {exc.strerror or exc}",
+                         hint="check the path (each name at most 255 bytes)") from exc
+    if not is_dir:
         raise InputError(f"{folder} is not a directory",
                          hint="give the dump folder `qdlpy pull`, qdl, edl or QPST wrote")
     index = _index(os.path.realpath(folder))

@@ -170,3 +170,19 @@ def test_the_dir_scenario_does_not_serve_a_link_to_outside(tmp_path: Path) -> No
                                                                   SECRET)]))
     with pytest.raises(InputError, match="outside"):
         build_model(f"dir:{src}")
+
+
+@pytest.mark.parametrize("which", ["folder", "output", "output-dir", "inspect"])
+def test_a_path_the_os_cannot_take_is_an_input_or_output_error(
+        which: str, tmp_path: Path, make_folder: MakeFolder,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    folder = make_folder(kmemdump.build("x86_64"))
+    long = "n" * 300  # one component over NAME_MAX
+    argv = {"folder": ["assemble", str(tmp_path / long)],
+            "output": ["assemble", str(folder), "-o", str(tmp_path / long)],
+            "output-dir": ["assemble", str(folder), "-o", str(tmp_path / long / "x.elf")],
+            "inspect": ["inspect", str(tmp_path / long)]}[which]
+    code = main([*argv, "--json"])
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert code == (9 if which.startswith("output") else 10), err
+    assert "too long" in err["message"] and err["hint"]
