@@ -50,13 +50,11 @@ def settle(entries: Iterable[Entry], policy: Policy) -> None:
     """Turn unfinished and changed region files into holes (``path`` None, ``hole`` says
     why). Under ``--strict`` a changed file raises RegionChanged."""
     for e in entries:
-        if e.path is None:
-            continue
         if e.status not in COMPLETE_STATUSES:
             e.path, e.size = None, None
-            e.hole = f"'{e.status}' in the manifest (not a finished download)"
+            e.hole = e.hole or f"'{e.status}' in the manifest (not a finished download)"
             continue
-        if e.sha256 is None:
+        if e.path is None or e.sha256 is None:
             continue
         actual = _sha256(e)
         if actual != e.sha256:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
+from helpers import qdlpy_command
 
 from qdlpy.assemble import assemble
 from qdlpy.cli.main import main
@@ -107,3 +109,14 @@ def test_a_file_the_manifest_does_not_call_complete_is_not_used(status: str,
     assert [h.filename for h in report.holes] == ["md_Kinit_uts21.BIN"]
     with pytest.raises(InputError, match=status):
         assemble(folder, strict=True)
+
+
+def test_pull_json_lists_the_holes(tmp_path: Path) -> None:
+    """A region left out of the pull is a hole of the ELF pull writes, named in its JSON."""
+    proc = subprocess.run([*qdlpy_command(), "pull", "-t", SIM, "-o", str(tmp_path / "d"),
+                           "--exclude", "md_Kinit_uts21.BIN", "--json"], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    holes = json.loads(proc.stdout)["elf"]["holes"]
+    assert [(h["filename"], h["kind"]) for h in holes] == [("md_Kinit_uts21.BIN", "kernel")]
+    assert "'skipped'" in holes[0]["reason"]
