@@ -30,8 +30,11 @@ COMMANDS: dict[str, str] = {
     "list": "list_devices",
     "regions": "regions",
     "pull": "pull",
+    "watch": "watch",
     "assemble": "assemble",
     "inspect": "inspect",
+    "dmesg": "dmesg",
+    "report": "report",
     "info": "info",
     "load": "load",
     "reset": "reset",
@@ -189,8 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(argv) if argv is not None else sys.argv[1:]
     try:
         _plug_simulated_usb()
-        cli.main(args=args, prog_name="qdlpy", standalone_mode=False, obj=st)
-        code = 0
+        # Without standalone mode, click hands back a command's ctx.exit(N) as the return
+        # value (a command reporting its outcome, like watch's worst pull, without an error).
+        returned = cli.main(args=args, prog_name="qdlpy", standalone_mode=False, obj=st)
+        code = returned if isinstance(returned, int) else 0
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
     except QdlpyError as err:
         _report(err, st)

@@ -84,7 +84,8 @@ def emit_json(doc: dict[str, Any], st: CliState | None = None) -> None:
     sys.stdout.flush()
 
 
-def error_document(schema: str, err: QdlpyError, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_document(
+    schema: str, err: QdlpyError, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"status": "error", **(extra or {}), "error": err.to_dict()}
     return document(schema, body)
-

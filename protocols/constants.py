@@ -147,7 +147,8 @@ STATUS_TEXT: dict[Status, str] = {
     Status.NAK_INVALID_DATA_SIZE: "invalid image data size",
     Status.NAK_INVALID_IMAGE_TYPE: "invalid image type",
     Status.NAK_INVALID_TX_LENGTH: "invalid transmit length",
-    Status.NAK_INVALID_RX_LENGTH: "invalid receive length (host sent fewer or more bytes than asked)",
+    Status.NAK_INVALID_RX_LENGTH:
+        "invalid receive length (host sent fewer or more bytes than asked)",
     Status.NAK_GENERAL_TX_RX_ERROR: "general transport error on the device",
     Status.NAK_READ_DATA_ERROR: "error while sending READ_DATA",
     Status.NAK_UNSUPPORTED_NUM_PHDRS: "too many ELF program headers in the image",
@@ -161,15 +162,20 @@ STATUS_TEXT: dict[Status, str] = {
     Status.NAK_TIMEOUT_RX: "device timed out waiting for host data",
     Status.NAK_TIMEOUT_TX: "device timed out transmitting",
     Status.NAK_INVALID_HOST_MODE: "requested mode is not allowed",
-    Status.NAK_INVALID_MEMORY_READ: "invalid memory read access (address or length outside the permitted regions)",
+    Status.NAK_INVALID_MEMORY_READ:
+        "invalid memory read access (address or length outside the permitted regions)",
     Status.NAK_INVALID_DATA_SIZE_REQUEST: "the device cannot serve a read of this size",
-    Status.NAK_MEMORY_DEBUG_NOT_SUPPORTED: "memory debug (crash dump) is not supported or not enabled on this device",
+    Status.NAK_MEMORY_DEBUG_NOT_SUPPORTED:
+        "memory debug (crash dump) is not supported or not enabled on this device",
     Status.NAK_INVALID_MODE_SWITCH: "invalid mode switch",
     Status.NAK_CMD_EXEC_FAILURE: "client command failed",
     Status.NAK_EXEC_CMD_INVALID_PARAM: "bad client-command parameter",
     Status.NAK_EXEC_CMD_UNSUPPORTED: "client command not supported by this device",
-    Status.NAK_EXEC_DATA_INVALID_CLIENT_CMD: "EXECUTE_DATA for a different command than the pending EXECUTE",
-    Status.NAK_HASH_TABLE_AUTH_FAILURE: "image signature / hash-table authentication failed (wrong programmer for a secure device?)",
+    Status.NAK_EXEC_DATA_INVALID_CLIENT_CMD:
+        "EXECUTE_DATA for a different command than the pending EXECUTE",
+    Status.NAK_HASH_TABLE_AUTH_FAILURE:
+        "image signature / hash-table authentication failed (wrong programmer for a secure "
+        "device?)",
     Status.NAK_HASH_VERIFICATION_FAILURE: "image segment hash mismatch",
     Status.NAK_HASH_TABLE_NOT_FOUND: "image hash segment missing (unsigned image?)",
     Status.NAK_TARGET_INIT_FAILURE: "target failed to initialise",
@@ -196,8 +202,11 @@ HEADER_SIZE = 8
 MAX_COMMAND_PACKET = 0x400  # the device's command buffer / HELLO cmd_packet_length
 ENTRY_SIZE_32 = 52  # MEMORY_DEBUG (0x09) table entry
 ENTRY_SIZE_64 = 64  # MEMORY_DEBUG_64 (0x10) table entry
-MAX_TABLE_SIZE = 64 * 1024  # qdl's cap; the kernel uses 0xFFFF (docs/protocol.md#reading-the-table)
-MAX_READ_SIZE = 1024 * 1024  # the device keeps read lengths in a u32; qdl/QSaharaServer cap 1 MiB (docs/protocol.md#request-sizing)
+# qdl's cap; the kernel uses 0xFFFF (docs/protocol.md#reading-the-table)
+MAX_TABLE_SIZE = 64 * 1024
+# The device keeps read lengths in a u32; qdl and QSaharaServer cap a request at 1 MiB
+# (docs/protocol.md#request-sizing).
+MAX_READ_SIZE = 1024 * 1024
 # an END_OF_IMAGE_TX is 16 bytes: never request exactly this much raw data
 # (docs/protocol.md#why-a-16-byte-request-is-never-sent)
 EOI_SIZE = 16

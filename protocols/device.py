@@ -225,30 +225,39 @@ class DeviceMachine:
             return self._on_hello_resp(pkt)
         if isinstance(pkt, SwitchMode) and st in (DeviceState.WAIT_MEMORY_READ,
                                                    DeviceState.WAIT_CMD_EXEC):
-            if pkt.mode > Mode.COMMAND:
-                return self.nak(Status.NAK_INVALID_MODE_SWITCH)
-            self.mode = pkt.mode
-            return self.start()
+            return self._on_switch_mode(pkt)
         if st is DeviceState.WAIT_MEMORY_READ and isinstance(pkt, (MemoryRead, MemoryRead64)):
             if isinstance(pkt, MemoryRead64) != self.p.is64:
                 return self.nak(Status.NAK_INVALID_CMD)
             return self.memory_read(pkt.address, pkt.length)
         if st is DeviceState.WAIT_CMD_EXEC and isinstance(pkt, Execute):
-            resp = self.p.command_responses.get(pkt.client_command)
-            if resp is None:
-                return self.nak(Status.NAK_EXEC_CMD_UNSUPPORTED)
-            self._pending_exec = pkt.client_command
-            self.state = DeviceState.WAIT_CMD_EXEC_DATA
-            return [build_packet(ExecuteResp(pkt.client_command, len(resp)))]
+            return self._on_execute(pkt)
         if st is DeviceState.WAIT_CMD_EXEC_DATA and isinstance(pkt, ExecuteData):
-            if pkt.client_command != self._pending_exec:
-                return self.nak(Status.NAK_EXEC_DATA_INVALID_CLIENT_CMD)
-            self.state = DeviceState.WAIT_CMD_EXEC
-            resp = self.p.command_responses[pkt.client_command]
-            return [resp] if resp else []
+            return self._on_execute_data(pkt)
         if st is DeviceState.WAIT_DONE and isinstance(pkt, Done):
             return self._on_done()
         return self.nak(Status.NAK_INVALID_CMD)
+
+    def _on_switch_mode(self, pkt: SwitchMode) -> list[bytes]:
+        if pkt.mode > Mode.COMMAND:
+            return self.nak(Status.NAK_INVALID_MODE_SWITCH)
+        self.mode = pkt.mode
+        return self.start()
+
+    def _on_execute(self, pkt: Execute) -> list[bytes]:
+        resp = self.p.command_responses.get(pkt.client_command)
+        if resp is None:
+            return self.nak(Status.NAK_EXEC_CMD_UNSUPPORTED)
+        self._pending_exec = pkt.client_command
+        self.state = DeviceState.WAIT_CMD_EXEC_DATA
+        return [build_packet(ExecuteResp(pkt.client_command, len(resp)))]
+
+    def _on_execute_data(self, pkt: ExecuteData) -> list[bytes]:
+        if pkt.client_command != self._pending_exec:
+            return self.nak(Status.NAK_EXEC_DATA_INVALID_CLIENT_CMD)
+        self.state = DeviceState.WAIT_CMD_EXEC
+        resp = self.p.command_responses[pkt.client_command]
+        return [resp] if resp else []
 
     def _on_hello_resp(self, pkt: HelloResp) -> list[bytes]:
         if pkt.status != 0:

@@ -6,6 +6,9 @@ The public Python API; the ``qdlpy`` command (``qdlpy.cli``) is a thin layer ove
     result = qdlpy.pull("sim:kmemdump", output="dump")      # -> qdlpy.dump.PullResult
     table = qdlpy.read_regions("tcp:127.0.0.1:5555")         # -> qdlpy.regions.RegionsResult
     report = qdlpy.assemble.assemble("dump")                  # -> AssembleReport
+    log = qdlpy.dmesg("dump")                                 # -> qdlpy.triage.DmesgResult
+    triage = qdlpy.report("dump")                             # -> qdlpy.triage.Report
+    for event in qdlpy.watch("dumps", count=1): ...           # -> qdlpy.watcher.WatchEvent
 
 The functions are imported on first use so ``import qdlpy`` stays cheap.
 """
@@ -23,9 +26,11 @@ if TYPE_CHECKING:
     from qdlpy.load import load
     from qdlpy.regions import read_regions
     from qdlpy.reset import reset_device
+    from qdlpy.triage import DmesgResult, Report, dmesg, report
+    from qdlpy.watcher import watch
 
-__all__ = ["PullResult", "QdlpyError", "__version__", "load", "pull", "read_info",
-           "read_regions", "reset_device"]
+__all__ = ["DmesgResult", "PullResult", "QdlpyError", "Report", "__version__", "dmesg", "load",
+           "pull", "read_info", "read_regions", "report", "reset_device", "watch"]
 
 _LAZY = {
     "pull": ("qdlpy.dump", "pull"),
@@ -34,6 +39,11 @@ _LAZY = {
     "read_info": ("qdlpy.info", "read_info"),
     "load": ("qdlpy.load", "load"),
     "reset_device": ("qdlpy.reset", "reset_device"),
+    "dmesg": ("qdlpy.triage", "dmesg"),
+    "report": ("qdlpy.triage", "report"),
+    "DmesgResult": ("qdlpy.triage", "DmesgResult"),
+    "Report": ("qdlpy.triage", "Report"),
+    "watch": ("qdlpy.watcher", "watch"),
 }
 
 

@@ -62,15 +62,21 @@ def parse_hw_id(data: bytes) -> HwId:
 
 
 def parse_chip_id_v3(data: bytes) -> HwId:
-    """0x0A READ_CHIP_ID_V3 (docs/protocol.md#chip-identity): MSM_ID at 36, OEM_ID at 40 (or 44 when 40 is 0), MODEL at 42."""
+    """0x0A READ_CHIP_ID_V3 (docs/protocol.md#chip-identity): MSM_ID at 36, OEM_ID at 40
+    (or 44 when 40 is 0), MODEL at 42."""
     if len(data) < V3_MIN_LENGTH:
         raise ValueError(f"READ_CHIP_ID_V3: {len(data)} bytes, expected at least {V3_MIN_LENGTH}")
-    chip_id, = struct.unpack_from("<I", data, 0)
+    (chip_id,) = struct.unpack_from("<I", data, 0)
     msm_id, oem_id, model_id = struct.unpack_from("<IHH", data, 36)
     if oem_id == 0 and len(data) >= V3_ALT_OEM_LENGTH:
-        oem_id, = struct.unpack_from("<H", data, 44)
-    return HwId(msm_id=msm_id, oem_id=oem_id, model_id=model_id,
-                source="0x0A READ_CHIP_ID_V3", chip_id_v3=chip_id)
+        (oem_id,) = struct.unpack_from("<H", data, 44)
+    return HwId(
+        msm_id=msm_id,
+        oem_id=oem_id,
+        model_id=model_id,
+        source="0x0A READ_CHIP_ID_V3",
+        chip_id_v3=chip_id,
+    )
 
 
 def _repeats_of(data: bytes, size: int) -> bool:

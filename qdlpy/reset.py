@@ -110,4 +110,5 @@ def reset_device(transport: str | Transport | None = None, *, serial: str | None
                 "reboots it and the dump would be lost; no RESET was sent")
         client.reset()
         acknowledged = client.machine.state is HostState.CLOSED
-        return ResetResult(client.transport.identity(), state, mode, acknowledged, client.reprovoked)
+        return ResetResult(client.transport.identity(), state, mode, acknowledged,
+                           client.reprovoked)

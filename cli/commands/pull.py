@@ -46,12 +46,14 @@ SCHEMA = "qdlpy.pull/1"
               help="Assemble minidump.elf (and the small subsystem/firmware ELFs) after a "
                    "minidump pull. A full dump gets no ELF here (a second copy of all DDR): "
                    "run `qdlpy assemble DIR` for minidump-fulldump.elf.")
+@click.option("--report/--no-report", "triage", default=True, show_default=True,
+              help="Write dmesg.txt and report.json beside minidump.elf (kernel minidumps).")
 @progress_option("bars")
 @json_option
 def command(transport: str | None, serial: str | None, usb_path: str | None, timeout: float,
             output: str | None, regions: tuple[str, ...], exclude: tuple[str, ...],
             resume: bool, force: bool, after: str | None, chunk_size: int | None,
-            io_timeout: float, keep_going: bool, elf: bool, progress_mode: str,
+            io_timeout: float, keep_going: bool, elf: bool, triage: bool, progress_mode: str,
             as_json: bool) -> None:
     """Pull the crash dump: every region to -o DIR, with manifest.json and minidump.elf.
 
@@ -66,7 +68,7 @@ def command(transport: str | None, serial: str | None, usb_path: str | None, tim
         result = pull(transport, serial=serial, usb_path=usb_path, output=output,
                       regions=regions, exclude=exclude, resume=resume, force=force, after=after,
                       chunk_size=chunk_size, timeout=timeout, io_timeout=io_timeout, elf=elf,
-                      keep_going=keep_going, progress=sink)
+                      report=triage, keep_going=keep_going, progress=sink)
     except QdlpyError as err:
         if as_json and "output_dir" in err.details:
             _emit_failure(err)  # the summary of what was saved, with the error inside
@@ -112,8 +114,27 @@ def _summary(result: PullResult, st: ui.CliState) -> None:
         c.print(f"ELF {elf['status']}: {escape(str(why))}")
     for cmd in (elf.get("next_commands") or []) if isinstance(elf, dict) else []:
         c.print(f"  next: {escape(str(cmd))}")
+    _triage_summary(elf.get("triage") if isinstance(elf, dict) else None, c)
     _warnings(result, c)
     click.echo(str(result.output_dir))
+
+
+def _triage_summary(triage: object, c: Console) -> None:
+    """The panic line and the triage files (qdlpy.triage.pullfiles)."""
+    if not isinstance(triage, dict):
+        return
+    if triage.get("status") == "error":
+        c.print(f"[yellow]warning:[/] no triage files: {escape(str(triage.get('error')))}")
+        return
+    files = [str(triage[k]) for k in ("dmesg", "report") if triage.get(k)]
+    if files:
+        c.print(f"triage: {escape(', '.join(files))}")
+    if triage.get("panic_line"):
+        c.print(f"[bold red]panic:[/] {escape(str(triage['panic_line']))}")
+    elif triage.get("log"):
+        c.print("no panic or oops in the log")
+    for w in triage.get("warnings") or []:
+        c.print(f"[yellow]warning:[/] {escape(str(w))}")
 
 
 def _warnings(result: PullResult, c: Console) -> None:

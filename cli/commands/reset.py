@@ -30,10 +30,15 @@ def command(transport: str | None, serial: str | None, usb_path: str | None, tim
     if as_json:
         ui.emit_json(ui.document(SCHEMA, result.to_dict()))
         return
-    what = "reset" if result.acknowledged else "RESET sent (no RESET_RESP: it may have rebooted already)"
+    what = (
+        "reset"
+        if result.acknowledged
+        else "RESET sent (no RESET_RESP: it may have rebooted already)"
+    )
     extra = "; the crash dump was discarded" if result.dump_discarded else ""
     if result.dump_maybe_discarded:
         # No HELLO came, so its mode is unknown: it may have been a crash-dump device.
         extra = "; the device sent no HELLO, so any crash dump it held was discarded"
-    ui.state().console.print(f"{result.identity.label()}: {what}{extra}", markup=False,
-                             highlight=False)
+    ui.state().console.print(
+        f"{result.identity.label()}: {what}{extra}", markup=False, highlight=False
+    )

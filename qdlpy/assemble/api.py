@@ -94,12 +94,9 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     """
     src = Path(folder)
     scan = scan_folder(src)
+    _require_region_files(scan)
     warnings = list(scan.warnings)
     settle([e for e in scan.entries if group_of(e) not in skip_groups], Policy(strict, warnings))
-    if not any(e.path is not None for e in scan.entries):
-        raise InputError(f"{src} holds no region files (*.BIN)",
-                         hint="point qdlpy assemble at the folder `qdlpy pull`, qdl, edl or "
-                         "QPST wrote")
     out = _output_path(src, output)
     report = AssembleReport(str(src), scan.source, None)
     kernel = plan_kernel(scan, out, strict=strict, repair=repair, warnings=warnings)
@@ -266,8 +263,16 @@ def _unusable_header(scan: FolderScan, rep: InspectReport) -> bool:
     return False
 
 
+def _require_region_files(scan: FolderScan) -> None:
+    """assemble and inspect agree: a folder without a single region file is not a dump."""
+    if not any(e.path is not None for e in scan.entries):
+        raise InputError(f"{scan.folder} holds no region files (*.BIN)",
+                         hint="point qdlpy at the folder `qdlpy pull`, qdl, edl or QPST wrote")
+
+
 def _inspect_folder(p: Path) -> InspectReport:
     scan = scan_folder(p)
+    _require_region_files(scan)
     warnings = list(scan.warnings)
     # kernel regions only: hashing a multi-GiB full dump is not worth an inspection
     settle([e for e in scan.entries if e.cls.kind is RegionKind.KERNEL], Policy(False, warnings))

@@ -17,7 +17,7 @@ import re
 
 from qdlpy.protocols.naming import RegionKind
 
-__all__ = ["Classified", "classify", "RegionKind"]
+__all__ = ["Classified", "classify", "as_kernel", "RegionKind"]
 
 _EXT = re.compile(r"\.bin$", re.IGNORECASE)
 _VMID = re.compile(r"^(?P<vmid>[0-9a-f]{2})_(?=k)", re.IGNORECASE)
@@ -66,3 +66,9 @@ def classify(description: str, filename: str) -> Classified:
         kelf=kind is RegionKind.KERNEL and bool(_KELF.match(body)),
         downstream_header=kind is RegionKind.KERNEL and bool(_KELF_DOWNSTREAM.match(body)),
     )
+
+
+def as_kernel(cls: Classified) -> Classified:
+    """The same name classified as a kernel region: a downstream kernel header listed it
+    (the K prefix is a convention of kernel clients, not a rule)."""
+    return dataclasses.replace(cls, kind=RegionKind.KERNEL)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from qdlpy.errors import InputError
 from qdlpy.formats.coreimage import VMCOREINFO_NOTE_NAME
 from qdlpy.formats.elf import (
     EHDR_SIZE,
+    ET_CORE,
     PHDR_SIZE,
     PT_LOAD,
     PT_NOTE,
@@ -40,6 +42,7 @@ __all__ = ["inspect_elf"]
 
 _MAX_NOTES = 16 * 1024 * 1024
 _MAX_TABLES = 64 * 1024 * 1024
+_BANNER = re.compile(rb"Linux version (\S+)")
 
 
 def _pread(fd: int, offset: int, n: int, size: int) -> bytes:
@@ -91,6 +94,11 @@ def inspect_elf(path: Path, *, hint: str | None = None) -> InspectReport:
         raise
 
 
+# e_type values a user may hand us by mistake (gABI): said by name in the error.
+_ET_NAMES = {0: "with no type", 1: "relocatable object", 2: "executable",
+             3: "shared object or position-independent executable"}
+
+
 @dataclasses.dataclass
 class _Tables:
     eh: Ehdr
@@ -102,6 +110,10 @@ def _tables(fd: int, size: int, path: Path, rep: InspectReport) -> _Tables:
     """File, program and section headers; a broken section table is reported, not fatal
     (section headers are optional in a core file)."""
     eh = parse_ehdr(_pread(fd, 0, EHDR_SIZE, size), str(path))
+    if eh.type != ET_CORE:
+        kind = _ET_NAMES.get(eh.type, f"of type {eh.type}")
+        raise InputError(f"{path} is an ELF {kind}, not a core file (e_type {eh.type}, a core "
+                         f"is {ET_CORE}): there is no dumped memory in it")
     need = eh.phoff + eh.phnum * PHDR_SIZE if eh.phnum else EHDR_SIZE
     if need > _MAX_TABLES:
         raise InputError(f"{path}: header tables end at {need}; not a plausible core file")
@@ -179,6 +191,16 @@ def _vmcoreinfo(info: KernelInfo, rep: InspectReport, blob: bytes, notes: list[N
     info.osrelease, info.kerneloffset, info.page_size = kernel_facts(info.vmcoreinfo)
 
 
+def _banner_release(fd: int, size: int, t: _Tables, names: dict[int, str]) -> str | None:
+    """The release in a linux_banner section (downstream headers carry it, not VMCOREINFO)."""
+    banner = next((sh for sh in t.shdrs if sh.type == SHT_PROGBITS
+                   and names.get(sh.offset) == "linux_banner"), None)
+    if banner is None:
+        return None
+    hit = _BANNER.search(_pread(fd, banner.offset, min(banner.size, 1024), size))
+    return hit.group(1).decode("ascii", errors="replace") if hit else None
+
+
 def _placements(info: KernelInfo, phdrs: list[Phdr], names: dict[int, str],
                 size: int) -> tuple[int, int]:
     """One placement per PT_LOAD; returns (the size the PT_LOADs need, the end of the last
@@ -226,6 +248,7 @@ def _inspect(fd: int, path: Path) -> InspectReport:
     info = KernelInfo(_style(t.phdrs, t.shdrs, notes, stranded), path.name, t.eh.machine,
                       t.eh.machine_name)
     _vmcoreinfo(info, rep, blob, notes, stranded)
+    info.osrelease = info.osrelease or _banner_release(fd, size, t, names)
     rep.expected_size, reach = _placements(info, t.phdrs, names, size)
     _size_warnings(rep, info, size, rep.expected_size, reach)
     rep.kernel = info

@@ -33,13 +33,14 @@ from qdlpy.formats.elf import (
     SHT_STRTAB,
     Ehdr,
     Phdr,
+    Shdr,
     parse_ehdr,
     parse_phdrs,
     parse_shdrs,
     section_name,
 )
 
-from .classify import RegionKind
+from .classify import RegionKind, as_kernel
 from .folder import Entry, FolderScan
 from .holes import Laid, hole, reserve
 from .kmemdump import plan_kmemdump
@@ -147,6 +148,50 @@ def plan_kernel(scan: FolderScan, output: Path, *, strict: bool, repair: bool,
 _BANNER = re.compile(rb"Linux version (\S+)")
 
 
+def _section_names(data: bytes, shdrs: list[Shdr], strtab: Shdr,
+                   info: KernelInfo) -> dict[int, list[str]]:
+    """File offset -> the PROGBITS section names there; the release from linux_banner."""
+    names: dict[int, list[str]] = {}
+    for sh in shdrs:
+        if sh.type != SHT_PROGBITS:
+            continue
+        name = section_name(data, strtab, sh.name)
+        names.setdefault(sh.offset, []).append(name)
+        if name == "linux_banner" and sh.offset + sh.size <= len(data):
+            hit = _BANNER.search(data[sh.offset : sh.offset + sh.size])
+            if hit:
+                info.osrelease = hit.group(1).decode("ascii", errors="replace")
+    return names
+
+
+def _by_name(entries: list[Entry]) -> dict[str, list[Entry]]:
+    """LRDP's view: md_<name>.BIN per section name, duplicates in seq order
+    (docs/formats.md#sequence-numbers, docs/formats.md#downstream-msm_minidump). A name that
+    ends in digits ("KCPU0") is also indexed whole, since the id split is a guess."""
+    by_name: dict[str, list[Entry]] = {}
+    for e in sorted(entries, key=lambda e: (e.cls.id or 0, e.position)):
+        by_name.setdefault(e.cls.name.lower(), []).append(e)
+        if e.cls.id is not None:
+            by_name.setdefault(f"{e.cls.name}{e.cls.id}".lower(), []).append(e)
+    return by_name
+
+
+def _listed_elsewhere(scan: FolderScan, names: dict[int, list[str]]) -> list[Entry]:
+    """Non-K entries the header lists by section name. A region belongs to the kernel ELF
+    when the header lists it: the K prefix is only a hint (vendor kernels register
+    md_LOG_DESC / md_LOG_INFO, the printk ring's descriptor and info arrays, without it)."""
+    listed = {n.lower() for ns in names.values() for n in ns}
+    return [e for e in scan.entries if e.cls.kind is RegionKind.SUBSYSTEM
+            and (e.cls.name.lower() in listed or f"{e.cls.name}{e.cls.id}".lower() in listed)]
+
+
+def _claim(placed: list[Entry]) -> None:
+    """Placed entries are kernel regions from now on, so that no group ELF copies them."""
+    for e in placed:
+        if e.cls.kind is not RegionKind.KERNEL:
+            e.cls = as_kernel(e.cls)
+
+
 def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: list[Phdr],
                 others: list[Entry], output: Path, policy: Policy) -> KernelResult:
     label = header.label
@@ -154,26 +199,10 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
     shdrs = parse_shdrs(data, eh, label)
     if not 0 < eh.shstrndx < len(shdrs) or shdrs[eh.shstrndx].type != SHT_STRTAB:
         raise InputError(f"{label}: no section string table (e_shstrndx {eh.shstrndx})")
-    strtab = shdrs[eh.shstrndx]
     hlen = len(data)
-    names: dict[int, list[str]] = {}
-    for sh in shdrs:
-        if sh.type != SHT_PROGBITS:
-            continue
-        name = section_name(data, strtab, sh.name)
-        names.setdefault(sh.offset, []).append(name)
-        if name == "linux_banner" and sh.offset + sh.size <= hlen:
-            hit = _BANNER.search(data[sh.offset : sh.offset + sh.size])
-            if hit:
-                info.osrelease = hit.group(1).decode("ascii", errors="replace")
-    # LRDP's view: md_<name>.BIN per section name, duplicates in seq order
-    # (docs/formats.md#sequence-numbers, docs/formats.md#downstream-msm_minidump). A name that ends
-    # in digits ("KCPU0") is also indexed whole, since the id split is a guess.
-    by_name: dict[str, list[Entry]] = {}
-    for e in sorted(others, key=lambda e: (e.cls.id or 0, e.position)):
-        by_name.setdefault(e.cls.name.lower(), []).append(e)
-        if e.cls.id is not None:
-            by_name.setdefault(f"{e.cls.name}{e.cls.id}".lower(), []).append(e)
+    names = _section_names(data, shdrs, shdrs[eh.shstrndx], info)
+    others = others + _listed_elsewhere(scan, names)
+    by_name = _by_name(others)
 
     loads = [(i, ph) for i, ph in enumerate(phdrs) if ph.type == PT_LOAD]
     outside = [(i, ph) for i, ph in loads if ph.offset + ph.filesz > hlen]
@@ -201,7 +230,7 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
             laid.append(Laid(i, out))
             placements.append(Placement(i, None if m is None else m[0].label, ph.paddr,
                                         ph.vaddr, ph.offset, out.filesz, ph.memsz, "missing",
-                                        m[0].hole or "" if m is not None else ""))
+                                        (m[0].hole or "") if m is not None else ""))
         else:
             used.add(id(m[0]))
             count, status, detail = region_status(m[0], ph, m[1], m[2], what, policy)
@@ -217,7 +246,8 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
         pl.offset = next((ld.phdr.offset for ld in laid if ld.index == pl.index), pl.offset)
     pieces = [Piece(0, hlen, data=bytes(hdr)), *(ld.piece for ld in laid if ld.piece)]
     info.placements = placements
-    unreferenced = [e for e in others if id(e) not in used]
+    _claim([e for e in others if id(e) in used])
+    unreferenced = [e for e in others if id(e) not in used and e.cls.kind is RegionKind.KERNEL]
     info.unreferenced = [e.label for e in unreferenced]
     if unreferenced:
         policy.warn(f"{len(unreferenced)} md_K region(s) not described by {label}: "

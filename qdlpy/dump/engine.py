@@ -271,6 +271,7 @@ def pull(
     io_timeout: float = 30.0,
     hello_timeout: float = 1.0,
     elf: bool = True,
+    report: bool = True,
     keep_going: bool = False,
     progress: ProgressSink | None = None,
     interrupt: threading.Event | None = None,
@@ -282,7 +283,8 @@ def pull(
     (None) resets once every region is saved and keeps the device waiting when
     ``regions``/``exclude`` left some behind (they could still be wanted). ``keep_going``:
     a region that keeps timing out is recorded as failed and the pull goes on with the
-    next one, ending with PartialDump (exit 8) if any failed. Raises a
+    next one, ending with PartialDump (exit 8) if any failed. ``report``: with ``elf``, a
+    kernel minidump also gets dmesg.txt and report.json (qdlpy.triage). Raises a
     QdlpyError subclass on failure, whose ``details`` name the folder; the folder's
     manifest.json always tells what was saved.
     """
@@ -325,7 +327,7 @@ def pull(
                 result = PullResult(out, run.manifest, reconnects=run.reconnects,
                                     retries=run.retries, bytes_read=run.bytes_read)
                 if elf and run.manifest.status == "complete":
-                    result.elf = _assemble(out, run.manifest)
+                    result.elf = _assemble(out, run.manifest, triage=report)
                 skipped = [r for r in run.manifest.regions if r.status == mf.SKIPPED]
                 if run.manifest.status == "complete" and after is None and skipped:
                     log.info("%d regions were not selected: the device keeps waiting so they "
@@ -360,11 +362,12 @@ def pull(
                     each.close()
 
 
-def _assemble(folder: Path, manifest: Manifest) -> dict[str, Any] | None:
+def _assemble(folder: Path, manifest: Manifest, *, triage: bool = True) -> dict[str, Any] | None:
     """Build minidump.elf (and the small group ELFs) when the dump has minidump regions.
 
     A full dump's ELF would copy every DDR byte a second time, so pull leaves it to
     ``qdlpy assemble`` and says so; crash can also read the raw files directly.
+    ``triage``: for a kernel minidump also write dmesg.txt and report.json beside it.
     """
     done = [r for r in manifest.regions if r.status == mf.COMPLETE]
     if not any(r.kind in ("kernel", "subsystem") for r in done):
@@ -386,6 +389,10 @@ def _assemble(folder: Path, manifest: Manifest) -> dict[str, Any] | None:
         manifest.warnings.append(f"ELF assembly failed: {exc}")
         return manifest.elf
     manifest.elf = report.to_dict()
+    if triage and report.kernel is not None:
+        from qdlpy.triage.pullfiles import write_triage
+
+        manifest.elf["triage"] = write_triage(folder, manifest.to_dict())
     return manifest.elf
 
 

@@ -3,6 +3,11 @@
 Recording starts before the device is opened (the handshake, a re-provoked HELLO and the
 table offer matter most when something goes wrong) and is written to the folder once the
 folder exists; the console keeps the verbosity the user chose.
+
+Several pulls may run at once in one process (``qdlpy watch``, one thread per device): each
+folder's log keeps only the records of the thread that runs its pull, and the ``qdlpy``
+logger's level and propagation are changed by the first run that starts and restored by the
+last one that ends.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import logging.handlers
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,14 +37,27 @@ class _Forward(logging.Handler):
             logger = logger.parent if logger.propagate else None
 
 
+class _ThisThread(logging.Filter):
+    """Keeps the records logged by one thread (the one running this pull)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ident = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.ident
+
+
 class RunLog:
     """Buffers the ``qdlpy`` logger's records until ``attach()`` names the file."""
 
     def __init__(self) -> None:
         self.logger = logging.getLogger("qdlpy")
+        self.only_this_thread = _ThisThread()
         self.buffer = logging.handlers.MemoryHandler(capacity=100_000,
                                                      flushLevel=logging.CRITICAL + 1)
         self.buffer.setLevel(logging.DEBUG)
+        self.buffer.addFilter(self.only_this_thread)
         self.file: logging.FileHandler | None = None
 
     def attach(self, path: Path) -> None:
@@ -47,6 +66,7 @@ class RunLog:
         fh = logging.FileHandler(path, encoding="utf-8")
         fh.setLevel(logging.DEBUG)
         fh.setFormatter(logging.Formatter(_FORMAT))
+        fh.addFilter(self.only_this_thread)
         self.buffer.setTarget(fh)
         self.buffer.flush()
         self.logger.removeHandler(self.buffer)
@@ -54,35 +74,66 @@ class RunLog:
         self.file = fh
 
 
+class _SharedSetup:
+    """The ``qdlpy`` logger settings a run needs, applied once for overlapping runs."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.runs = 0
+        self.saved: tuple[int, bool, int] = (logging.NOTSET, True, logging.NOTSET)
+        self.forward: _Forward | None = None
+
+    def enter(self) -> None:
+        with self.lock:
+            self.runs += 1
+            if self.runs > 1:
+                return
+            logger = logging.getLogger("qdlpy")
+            trace = logging.getLogger("qdlpy.trace")
+            self.saved = (logger.level, logger.propagate, trace.level)
+            if logger.propagate:
+                self.forward = _Forward(logger.getEffectiveLevel())
+                logger.addHandler(self.forward)
+                logger.propagate = False
+            logger.setLevel(logging.DEBUG)
+            # Packet traces (qdlpy.trace) stay off unless someone turned them on (-vv): a
+            # 16 GiB pull sends tens of thousands of requests.
+            if trace.level == logging.NOTSET:
+                trace.setLevel(logging.INFO)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.runs -= 1
+            if self.runs:
+                return
+            logger = logging.getLogger("qdlpy")
+            level, propagate, trace_level = self.saved
+            if self.forward is not None:
+                logger.removeHandler(self.forward)
+                self.forward = None
+            logger.setLevel(level)
+            logger.propagate = propagate
+            logging.getLogger("qdlpy.trace").setLevel(trace_level)
+
+
+_shared = _SharedSetup()
+
+
 @contextlib.contextmanager
 def run_log() -> Iterator[RunLog]:
-    """Record the ``qdlpy`` logger at DEBUG for qdlpy.log without a chattier console."""
+    """Record the ``qdlpy`` logger at DEBUG for qdlpy.log without a chattier console.
+
+    Console handlers attached to "qdlpy" itself (the CLI's) keep their own levels.
+    """
     run = RunLog()
-    logger = run.logger
-    old_level, old_propagate = logger.level, logger.propagate
-    forward = _Forward(logger.getEffectiveLevel()) if old_propagate else None
-    logger.addHandler(run.buffer)
-    if forward is not None:
-        logger.addHandler(forward)
-        logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    # Packet traces (qdlpy.trace) stay off unless someone turned them on (-vv): a 16 GiB
-    # pull sends tens of thousands of requests.
-    trace = logging.getLogger("qdlpy.trace")
-    old_trace = trace.level
-    if old_trace == logging.NOTSET:
-        trace.setLevel(logging.INFO)
-    # Console handlers attached to "qdlpy" itself (the CLI's) keep their own levels.
+    _shared.enter()
+    run.logger.addHandler(run.buffer)
     try:
         yield run
     finally:
-        logger.removeHandler(run.buffer)
+        run.logger.removeHandler(run.buffer)
         run.buffer.close()
         if run.file is not None:
-            logger.removeHandler(run.file)
+            run.logger.removeHandler(run.file)
             run.file.close()
-        if forward is not None:
-            logger.removeHandler(forward)
-        logger.setLevel(old_level)
-        logger.propagate = old_propagate
-        trace.setLevel(old_trace)
+        _shared.leave()

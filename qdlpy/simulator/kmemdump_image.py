@@ -217,12 +217,13 @@ class KmemdumpSet:
 # --- kmemdump (PT_NOTE style) ----------------------------------------------------------------
 
 
-def _vmcoreinfo(model: ArchModel, arch: str, syms: dict[str, int]) -> tuple[str, bytes]:
+def _vmcoreinfo(model: ArchModel, arch: str, syms: dict[str, int],
+                extra: Sequence[str] = ()) -> tuple[str, bytes]:
     """vmcoreinfo text (docs/formats.md#the-vmcoreinfo-region, docs/testing.md#the-address-model);
-    its length is kept off a multiple of 4 on purpose."""
+    its length is kept off a multiple of 4 on purpose. ``extra``: more lines (the log's keys)."""
     release = f"6.1.0-qdlpy-{arch}"
     for _ in range(4):
-        lines = [f"OSRELEASE={release}", "PAGESIZE=4096"]
+        lines = [f"OSRELEASE={release}", "PAGESIZE=4096", *extra]
         lines += [f"SYMBOL({k})={v:x}" for k, v in sorted(syms.items())]
         lines += ["OFFSET(uts_namespace.name)=0", "SIZE(mem_section)=16", "LENGTH(mem_section)=64"]
         if arch == "arm64":
@@ -284,7 +285,8 @@ def _kelf(model: ArchModel, loads: Sequence[LoadSpec], vmcoreinfo: bytes) -> byt
 
 def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister: int | None = None,
           misaligned: bool = False, long_names: bool = False, corrupt_notes: bool = False,
-          encrypted: bool = False, extra_dynamic: Sequence[int] = ()) -> KmemdumpSet:
+          encrypted: bool = False, extra_dynamic: Sequence[int] = (),
+          printk: str = "lockless") -> KmemdumpSet:
     """A kmemdump region set.
 
     ``reregister=ID``: that id was unregistered and registered again after the ELF was built,
@@ -295,10 +297,14 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
     ``corrupt_notes``: random bytes over both CORE notes
     (docs/formats.md#when-the-notes-are-damaged). ``encrypted``: every kernel region is ciphertext
     (docs/formats.md#encrypted-minidumps). ``extra_dynamic``: sizes of additional dynamic regions
-    (benchmarks).
+    (benchmarks). ``printk``: the log's layout, ``lockless`` (5.10+ ring) or ``legacy``
+    (log_buf), holding a boot, an oops and its panic (qdlpy.simulator.printk_ring).
     """
+    from qdlpy.simulator import printk_ring
+
     model = ARCHES[arch]
-    specs = list(_KMEMDUMP_V2 if numbering == "kmemdump" else _MEMINSPECT_V3)
+    specs = printk_ring.kmemdump_specs(
+        list(_KMEMDUMP_V2 if numbering == "kmemdump" else _MEMINSPECT_V3), printk)
     next_id = specs[-1][0] + 1
     for size in extra_dynamic:
         specs.append((next_id, "unknown", size, "linear"))
@@ -322,9 +328,12 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
     syms: dict[str, int] = {k: by_name[k] for k in (
         "init_uts_ns", "mem_section", "prb", "linux_banner") if k in by_name}
     syms["_stext"] = model.kimage_va + 0x10000
-    release, vmcoreinfo = _vmcoreinfo(model, arch, syms)
+    release, vmcoreinfo = _vmcoreinfo(model, arch, syms, printk_ring.kmemdump_keys(
+        by_name, f"6.1.0-qdlpy-{arch}", printk))
+    log = printk_ring.kmemdump_contents(arch, release, by_name, printk)
 
-    loads = [LoadSpec(rid, name, pa, va, size, _contents(rid, name, size, model, release))
+    loads = [LoadSpec(rid, name, pa, va, size, log[name].ljust(align4(size), b"\0")
+                      if name in log else _contents(rid, name, size, model, release))
              for rid, name, size, pa, va in placed]
     if reregister is not None:
         moved = next(ld for ld in loads if ld.region_id == reregister)
@@ -368,21 +377,28 @@ def build(arch: str = "arm64", *, numbering: Numbering = "kmemdump", reregister:
 # --- downstream msm_minidump (section based, docs/formats.md#downstream-msm_minidump) -------------
 
 _DOWNSTREAM: list[tuple[str, int]] = [
-    ("KLOGBUF", 16384), ("KDMESG", 4096), ("KRUNQUEUE", 3328), ("KTASK_STACK", 16384),
-    ("KTASK_STACK", 16384), ("KWDOGDATA", 1024), ("KMODULES", 2048),
+    ("KLOGBUF", 16384), ("LOG_DESC", 3072), ("LOG_INFO", 11264), ("KDMESG", 4096),
+    ("KRUNQUEUE", 3328), ("KTASK_STACK", 16384), ("KTASK_STACK", 16384), ("KWDOGDATA", 1024),
+    ("KMODULES", 2048),
 ]
 _DS_SLOTS = 32
 _DS_STRTAB = 512
 
 
-def build_downstream(arch: str = "arm64") -> KmemdumpSet:
+def build_downstream(arch: str = "arm64", *, printk: str = "lockless") -> KmemdumpSet:
     """A downstream ``md_KELF_HEADER`` set: ELF header with section headers (NULL, STR_TBL,
     minidump_table, linux_banner, one per region) and PT_LOADs; PT_LOAD 0 is the banner copy
     inside the header; regions follow contiguously after the header buffer
     (docs/formats.md#downstream-msm_minidump). A name registered twice gets seq_num 1 for the second
-    (docs/formats.md#sequence-numbers)."""
+    (docs/formats.md#sequence-numbers). The log is a vendor kernel's:
+    ``printk="lockless"`` (5.10+) registers the ring as KLOGBUF (text), LOG_DESC and
+    LOG_INFO (names without the K prefix); ``"legacy"`` registers log_buf as KLOGBUF."""
+    from qdlpy.simulator import printk_ring
+
     model = ARCHES[arch]
-    release = f"5.4.0-qdlpy-{arch}"
+    release = f"5.15.0-qdlpy-{arch}" if printk == "lockless" else f"5.4.0-qdlpy-{arch}"
+    log = printk_ring.downstream_contents(arch, release, printk)
+    regions_spec = [(n, size) for n, size in _DOWNSTREAM if n in log or not n.startswith("LOG_")]
     banner = f"Linux version {release} (qdlpy@sim) #1 SMP PREEMPT\n".encode() + b"\0"
     shoff = EHDR_SIZE
     phoff = shoff + SHDR_SIZE * _DS_SLOTS
@@ -412,10 +428,10 @@ def build_downstream(arch: str = "arm64") -> KmemdumpSet:
     regions.append(RegionRecord(hd, hf, header_pa, 0, b""))
     off, pa = header_len, model.linear_pool + 0x100000
     seen: dict[str, int] = {}
-    for k, (name, size) in enumerate(_DOWNSTREAM):
+    for k, (name, size) in enumerate(regions_spec):
         seq = seen.get(name, -1) + 1
         seen[name] = seq
-        data = pattern(k + 100, size)
+        data = log[name].ljust(size, b"\0")[:size] if name in log else pattern(k + 100, size)
         va = model.linear_va(pa)
         sections.append(build_shdr(name=add_name(name), type=SHT_PROGBITS, flags=SHF_WRITE,
                                    addr=va, offset=off, size=size))

@@ -191,11 +191,13 @@ class FakeBackend(usb.backend.IBackend):  # type: ignore[misc]
             d if isinstance(d, SimUsbDevice) else SimUsbDevice(d) for d in devices
         ]
         self._lock = threading.RLock()
+        self.enumerations = 0  # bus scans so far (a test waits for a watcher's next scans)
 
     # -- enumeration and descriptors --------------------------------------------------
 
     def enumerate_devices(self) -> Iterator[_DevId]:
         with self._lock:
+            self.enumerations += 1
             found = []
             for sim in self.devices:
                 if sim.pipe.rebooted:

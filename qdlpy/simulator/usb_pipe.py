@@ -191,56 +191,75 @@ class UsbPipe:
     def bulk_in(self, size: int) -> bytes | None:
         """Fill a host buffer of ``size`` bytes; ``None`` means NAK (nothing to send yet)."""
         self._check_plugged()
-        mps = self.max_packet
         out = bytearray()
         while True:
-            room = size - len(out)
             if self._zlp_pending:
-                # The previous read ended exactly at a max-packet multiple: the ZLP that
-                # terminates that transfer is what this read gets.
-                self._zlp_pending = False
-                if out:  # cannot happen (pending is set only on a full buffer); be safe
-                    return bytes(out)
-                self.in_zlps_seen += 1
-                return b""
+                return self._pending_zlp(out)
             if not self._active:
-                nxt = self.model.next_transfer()
-                if nxt is None:
+                started = self._load_next()
+                if started is None:
                     # No more data: a real host read would wait for the timeout and then
                     # return what arrived (pyusb returns the partial count).
                     return bytes(out) if out else None
-                if len(nxt) == 0:
-                    # An explicit zero-length transfer ends the host read.
-                    return bytes(out)
-                self._cur, self._off, self._active = nxt, 0, True
-            remaining = len(self._cur) - self._off
-            if room <= 0:
-                if remaining > 0:
-                    raise Babble(f"{remaining} bytes pending for a 0-byte host buffer")
-                return bytes(out)
-            if remaining > room:
-                if room % mps:
-                    # The next packet does not fit in what is left of the host buffer.
-                    raise Babble(
-                        f"host buffer of {size} bytes is not a multiple of the "
-                        f"{mps}-byte max packet and the device sent more"
-                    )
-                out += self._cur[self._off : self._off + room]
-                self._off += room
-                return bytes(out)
-            whole = not out and self._off == 0
-            tail = self._cur if whole else self._cur[self._off :]  # whole: no copy
-            self._active = False
-            length = len(self._cur)
-            self._cur, self._off = b"", 0
-            ends = bool(length % mps) or self.send_zlp or remaining == room
-            if self.send_zlp and not length % mps and remaining == room:
-                self._zlp_pending = True  # buffer full: the ZLP waits for the next read
-            if ends:
-                # Ended by a short packet, by the ZLP, or by the full host buffer.
-                return tail if whole else bytes(out + tail)
-            out += tail
+                if not started:
+                    return bytes(out)  # an explicit zero-length transfer ends the host read
+            ended = self._copy_into(out, size)
+            if ended is not None:
+                return ended
             # No ZLP: the host transfer is not over, the next transfer's packets run on.
+
+    def _pending_zlp(self, out: bytearray) -> bytes:
+        """The previous read ended exactly at a max-packet multiple: the ZLP that terminates
+        that transfer is what this read gets."""
+        self._zlp_pending = False
+        if out:  # cannot happen (pending is set only on a full buffer); be safe
+            return bytes(out)
+        self.in_zlps_seen += 1
+        return b""
+
+    def _load_next(self) -> bool | None:
+        """Start the model's next transfer: True when one started, False for an explicit
+        zero-length transfer, None when the device has nothing to send."""
+        nxt = self.model.next_transfer()
+        if nxt is None:
+            return None
+        if not nxt:
+            return False
+        self._cur, self._off, self._active = nxt, 0, True
+        return True
+
+    def _copy_into(self, out: bytearray, size: int) -> bytes | None:
+        """Move the current transfer's packets into ``out``; the host read's bytes once it
+        ends (short packet, ZLP, full buffer), None while it goes on."""
+        mps = self.max_packet
+        room = size - len(out)
+        remaining = len(self._cur) - self._off
+        if room <= 0:
+            if remaining > 0:
+                raise Babble(f"{remaining} bytes pending for a 0-byte host buffer")
+            return bytes(out)
+        if remaining > room:
+            if room % mps:
+                # The next packet does not fit in what is left of the host buffer.
+                raise Babble(
+                    f"host buffer of {size} bytes is not a multiple of the "
+                    f"{mps}-byte max packet and the device sent more"
+                )
+            out += self._cur[self._off : self._off + room]
+            self._off += room
+            return bytes(out)
+        whole = not out and self._off == 0
+        tail = self._cur if whole else self._cur[self._off :]  # whole: no copy
+        self._active = False
+        length = len(self._cur)
+        self._cur, self._off = b"", 0
+        if self.send_zlp and not length % mps and remaining == room:
+            self._zlp_pending = True  # buffer full: the ZLP waits for the next read
+        if length % mps or self.send_zlp or remaining == room:
+            # Ended by a short packet, by the ZLP, or by the full host buffer.
+            return tail if whole else bytes(out + tail)
+        out += tail
+        return None
 
     # -- descriptors ------------------------------------------------------------------
 

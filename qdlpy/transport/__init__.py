@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from qdlpy.errors import (
@@ -21,6 +22,7 @@ from qdlpy.errors import (
     InvalidArgument,
     NoUsbBus,
     PermissionDenied,
+    QdlpyError,
 )
 
 from .base import DeviceIdentity, Transport
@@ -114,69 +116,80 @@ def connect(
 ) -> Transport:
     """Wait for the device and open it.
 
-    ``timeout`` 0 waits forever (docs/design.md#waiting-for-a-device: finite default, 0 for people
-    waiting on a crash). What is seen is logged (``qdlpy.transport``, INFO) each time it changes
-    ("Waiting for ...", "2 Qualcomm devices visible, none matches serial X"), never once
-    per poll. Raises ``DeviceNotFound`` (exit 3) saying
-    what is seen, ``AmbiguousDevice`` (exit 2) listing the candidates, or the open's own
+    ``timeout`` 0 waits forever (docs/design.md#waiting-for-a-device: finite default, 0 for
+    people waiting on a crash). What is seen is logged (``qdlpy.transport``, INFO) each time
+    it changes ("Waiting for ...", "2 Qualcomm devices visible, none matches serial X"),
+    never once per poll. Raises ``DeviceNotFound`` (exit 3) saying what is seen,
+    ``AmbiguousDevice`` (exit 2) listing the candidates, or the open's own
     ``PermissionDenied``/``DeviceBusy`` once they outlast a short grace period.
     """
     if timeout < 0:
         raise InvalidArgument("--timeout must be 0 (wait forever) or a positive number")
     transport = uri if isinstance(uri, Transport) else \
         make_transport(uri, serial=serial, usb_path=usb_path)
-    if isinstance(uri, Transport):
-        uri = uri.identity().transport
-    start = time.monotonic()
-    deadline = None if timeout == 0 else start + timeout
-    bus_changed = getattr(transport, "bus_changed", None)
-    last_message = ""
-    last_scan = -1e9
-    refused_since: float | None = None
-    refusal: PermissionDenied | DeviceBusy | None = None
-
-    def tell(message: str) -> None:
-        nonlocal last_message
-        if message != last_message:
-            last_message = message
-            log.info("%s", message)
-
+    label = uri.identity().transport if isinstance(uri, Transport) else uri
+    waiter = _Waiter(transport, label, serial, usb_path)
+    deadline = None if timeout == 0 else time.monotonic() + timeout
     while True:
         now = time.monotonic()
-        worth_trying = (
-            bus_changed is None
-            or refused_since is not None
-            or now - last_scan >= RESCAN_EVERY_S
-            or bool(bus_changed())
-        )
-        if worth_trying:
-            last_scan = now
-            try:
-                transport.open()
-                return transport
-            except NoUsbBus:
-                raise  # no USB at all: waiting cannot help
-            except DeviceNotFound as exc:
-                refused_since, refusal = None, None
-                tell(_waiting_line(exc, uri, serial, usb_path))
-            except (PermissionDenied, DeviceBusy) as exc:
-                # A device that just appeared: udev may not have applied the rule yet,
-                # or ModemManager is probing it. Retry briefly, then report.
-                if refused_since is None:
-                    refused_since = now
-                refusal = exc
-                if now - refused_since >= REFUSAL_GRACE_S:
-                    raise
-                tell(f"{exc} (retrying)")
+        if waiter.worth_trying(now) and waiter.attempt(now):
+            return transport
         if deadline is not None and now >= deadline:
-            if refusal is not None:
-                raise refusal  # the device is there: exit 4/5 says more than "not found"
-            first, nl, rest = last_message.partition("\n")
-            colon = ":" if first.endswith(":") else ""
-            first = first.removesuffix(":")
-            raise DeviceNotFound(f"{first} (waited {timeout:g} s){colon}{nl}{rest}")
-        sleep = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - now))
-        time.sleep(sleep)
+            raise waiter.gave_up(timeout)
+        time.sleep(POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - now)))
+
+
+class _Waiter:
+    """connect()'s state while it waits: when to rescan, what to say, a refusal in progress."""
+
+    def __init__(self, transport: Transport, uri: str | None, serial: str | None,
+                 usb_path: str | None) -> None:
+        self.transport, self.uri, self.serial, self.usb_path = transport, uri, serial, usb_path
+        self.bus_changed: Callable[[], bool] | None = getattr(transport, "bus_changed", None)
+        self.last_message = ""
+        self.last_scan = -1e9
+        self.refused_since: float | None = None
+        self.refusal: PermissionDenied | DeviceBusy | None = None
+
+    def worth_trying(self, now: float) -> bool:
+        return (self.bus_changed is None or self.refused_since is not None
+                or now - self.last_scan >= RESCAN_EVERY_S or bool(self.bus_changed()))
+
+    def attempt(self, now: float) -> bool:
+        """Try to open the device once: True when it is open."""
+        self.last_scan = now
+        try:
+            self.transport.open()
+            return True
+        except NoUsbBus:
+            raise  # no USB at all: waiting cannot help
+        except DeviceNotFound as exc:
+            self.refused_since, self.refusal = None, None
+            self._tell(_waiting_line(exc, self.uri, self.serial, self.usb_path))
+        except (PermissionDenied, DeviceBusy) as exc:
+            # A device that just appeared: udev may not have applied the rule yet,
+            # or ModemManager is probing it. Retry briefly, then report.
+            if self.refused_since is None:
+                self.refused_since = now
+            self.refusal = exc
+            if now - self.refused_since >= REFUSAL_GRACE_S:
+                raise
+            self._tell(f"{exc} (retrying)")
+        return False
+
+    def gave_up(self, timeout: float) -> QdlpyError:
+        """The error to raise when the time is up."""
+        if self.refusal is not None:
+            return self.refusal  # the device is there: exit 4/5 says more than "not found"
+        first, nl, rest = self.last_message.partition("\n")
+        colon = ":" if first.endswith(":") else ""
+        first = first.removesuffix(":")
+        return DeviceNotFound(f"{first} (waited {timeout:g} s){colon}{nl}{rest}")
+
+    def _tell(self, message: str) -> None:
+        if message != self.last_message:
+            self.last_message = message
+            log.info("%s", message)
 
 
 def _waiting_line(

@@ -25,8 +25,12 @@ import abc
 import dataclasses
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from qdlpy.errors import TransferTimeout
+
+if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at run time
+    from typing_extensions import Self
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +120,7 @@ class Transport(abc.ABC):
                 break
         return dropped
 
-    def __enter__(self) -> Transport:
+    def __enter__(self) -> Self:
         self.open()
         return self
 

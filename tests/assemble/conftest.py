@@ -135,8 +135,8 @@ def readelf_view(path: Path) -> ElfView:
     for line in proc.stdout.splitlines():
         m = _PHDR_LINE.match(line)
         if m:
-            segments.append(Segment("PT_" + m["type"], *(int(m[k], 16) for k in (
-                "off", "va", "pa", "fs", "ms"))))
+            off, va, pa, fs, ms = (int(m[k], 16) for k in ("off", "va", "pa", "fs", "ms"))
+            segments.append(Segment("PT_" + m["type"], off, va, pa, fs, ms))
             continue
         n = _NOTE_LINE.match(line)
         if n and n["owner"] in ("CORE", "VMCOREINFO"):

@@ -79,3 +79,27 @@ def test_inspect_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError) as e:
         inspect(p)
     assert "minidump ELF" in (e.value.hint or "")  # the hint says what inspect takes
+
+
+def test_an_elf_that_is_not_a_core_is_an_input_error(tmp_path: Path) -> None:
+    """A program or library holds no dumped memory: exit 10, said plainly."""
+    import shutil
+    import sys
+
+    from helpers import run_qdlpy
+
+    program = Path(shutil.which("ls") or sys.executable)
+    run = run_qdlpy("inspect", program, "--json")
+    assert run.returncode == 10, run.stdout
+    err = json.loads(run.stdout)["error"]
+    assert "not a core file" in err["message"] and "minidump" not in err["message"]
+
+
+def test_inspect_and_assemble_agree_on_an_empty_folder(tmp_path: Path) -> None:
+    from helpers import run_qdlpy
+
+    (tmp_path / "empty").mkdir()
+    runs = [run_qdlpy(cmd, tmp_path / "empty", "--json") for cmd in ("inspect", "assemble")]
+    assert [r.returncode for r in runs] == [10, 10]
+    messages = {json.loads(r.stdout)["error"]["message"] for r in runs}
+    assert len(messages) == 1 and "holds no region files" in messages.pop()

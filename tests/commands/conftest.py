@@ -136,8 +136,11 @@ def run_qdlpy() -> Callable[..., Run]:
     return run
 
 
+Served = tuple[str, "subprocess.Popen[str]"]  # (the device's tcp: URI, the simulator process)
+
+
 @contextlib.contextmanager
-def _serve(scenario: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def _serve(scenario: str) -> Iterator[Served]:
     sim = helpers.Simulator(scenario)
     try:
         yield sim.uri, sim.proc
@@ -146,7 +149,7 @@ def _serve(scenario: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
 
 
 @pytest.fixture
-def simulator() -> Callable[[str], contextlib.AbstractContextManager[tuple[str, subprocess.Popen[str]]]]:
+def simulator() -> Callable[[str], contextlib.AbstractContextManager[Served]]:
     return _serve
 
 

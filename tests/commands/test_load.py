@@ -300,17 +300,18 @@ def test_requests_are_read_and_sent_in_pieces(tmp_path: Path) -> None:
 
 def test_serve_images_writes_each_piece_as_it_comes(make_elf64: MakeFile,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import qdlpy.load as load_mod
+    import os
+
     from qdlpy.protocols.constants import MAX_READ_SIZE
 
     preads: list[int] = []
-    real = load_mod.os.pread
+    real = os.pread
 
     def pread(fd: int, n: int, off: int) -> bytes:
         preads.append(n)
         return real(fd, n, off)
 
-    monkeypatch.setattr(load_mod.os, "pread", pread)
+    monkeypatch.setattr(os, "pread", pread)  # what qdlpy.load reads the programmer with
     prog = make_elf64([2 * MiB + 123])
     t, _, plan = _device(f"edl?file={prog}")
     load(prog, transport=t)

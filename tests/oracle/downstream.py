@@ -115,7 +115,8 @@ def build_downstream(arch: str = "arm64") -> DownstreamSet:
                   vaddr=model.va_image(banner_pa), paddr=banner_pa)]
     regions: list[DsRegion] = []
     rows: list[TableEntry] = []
-    offset, pa, seen = header_len, model.dynamic_pool + 0x100000, {}
+    offset, pa = header_len, model.dynamic_pool + 0x100000
+    seen: dict[str, int] = {}
     for k, (name, size) in enumerate(_REGIONS):
         va, data = model.va_linear(pa), pattern(300 + k, size)
         sections.append(shdr(name_at[2 + k], SHT_PROGBITS, flags=SHF_WRITE, addr=va,

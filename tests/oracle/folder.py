@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 __all__ = ["TableEntry", "LOAD_CMM", "SAVE_OPTIONAL", "SAVE_MANDATORY", "dump_info_text",
@@ -64,7 +64,9 @@ def manifest_text(entries: Sequence[TableEntry]) -> str:
 
 
 def _recase(entries: Sequence[TableEntry], case: str) -> list[TableEntry]:
-    change = {"as-is": str, "lower": str.lower, "upper": str.upper}[case]
+    changes: dict[str, Callable[[str], str]] = {"as-is": str, "lower": str.lower,
+                                                "upper": str.upper}
+    change = changes[case]
     return [dataclasses.replace(e, filename=change(e.filename)) for e in entries]
 
 

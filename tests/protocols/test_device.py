@@ -125,7 +125,9 @@ def test_hello_once_per_session(dump_personality: Factory) -> None:
         struct.pack("<IIQQ", 0x11, 0x18, 0, 0x10),  # MEMORY_READ_64 before HELLO_RESP
     ],
 )
-def test_invalid_packet_in_wait_hello_resp_resends_hello(dump_personality: Factory, junk: bytes) -> None:
+def test_invalid_packet_in_wait_hello_resp_resends_hello(
+    dump_personality: Factory, junk: bytes
+) -> None:
     d = started(dump_personality())
     assert isinstance(only(d.receive(junk)), Hello)
     assert d.state is DeviceState.WAIT_HELLO_RESP
@@ -151,7 +153,10 @@ def test_hello_resp_validation(
     dump_personality: Factory, version: int, supported: int, status: int, mode: int, expect: int
 ) -> None:
     d = started(dump_personality())
-    assert nak(d.receive(hello_resp(mode, version=version, supported=supported, status=status))) == expect
+    assert (
+        nak(d.receive(hello_resp(mode, version=version, supported=supported, status=status)))
+        == expect
+    )
     assert d.state is DeviceState.WAIT_RESET
 
 
@@ -246,7 +251,9 @@ def test_unexpected_packet_in_wait_memory_read_naks_0x01_then_only_reset(
 
 
 @pytest.mark.parametrize("mode", [0, 2, 3])
-def test_switch_mode_in_wait_memory_read_restarts_with_hello(dump_personality: Factory, mode: int) -> None:
+def test_switch_mode_in_wait_memory_read_restarts_with_hello(
+    dump_personality: Factory, mode: int
+) -> None:
     p = dump_personality()
     d = in_memory_debug(p)
     pkt = only(d.receive(struct.pack("<3I", 0x0C, 0x0C, mode)))
@@ -338,7 +345,9 @@ def two_image_plan(received: list[bytes] | None = None) -> Callable[[], ImagePla
 IMAGES = {13: bytes(range(0x80)), 21: b"\x21" * 0x10}
 
 
-def image_personality(factory: Factory, plan: Callable[[], ImagePlan], pending: bool = False) -> Personality:
+def image_personality(
+    factory: Factory, plan: Callable[[], ImagePlan], pending: bool = False
+) -> Personality:
     return factory(mode=0, image_plan=plan, pending_after_last_image=pending)
 
 

@@ -490,9 +490,13 @@ def test_plan_reads_rejects_bad_chunk(chunk: int) -> None:
 @given(
     st.integers(0, 2**64 - 2**33),
     st.integers(0, 3 * 1024 * 1024),
-    st.one_of(st.integers(1, 64), st.integers(1, 1024 * 1024), st.sampled_from([16, 17, 4096, 0xFFF0])),
+    st.one_of(
+        st.integers(1, 64), st.integers(1, 1024 * 1024), st.sampled_from([16, 17, 4096, 0xFFF0])
+    ),
 )
-def test_plan_reads_covers_exactly_without_16_byte_requests(base: int, length: int, chunk: int) -> None:
+def test_plan_reads_covers_exactly_without_16_byte_requests(
+    base: int, length: int, chunk: int
+) -> None:
     if length // chunk > 20000:
         length = chunk * 20000 + length % chunk  # keep the example fast
     pieces = list(plan_reads(base, length, chunk))
@@ -751,8 +755,17 @@ def _host_in(state: str, boundaries: bool) -> HostMachine:
 
 
 HOST_STATES = [
-    "wait-hello", "hello", "wait-table", "wait-cmd", "image", "memory-idle", "raw-short",
-    "raw-long", "answer-short", "answer-long", "wait-reset",
+    "wait-hello",
+    "hello",
+    "wait-table",
+    "wait-cmd",
+    "image",
+    "memory-idle",
+    "raw-short",
+    "raw-long",
+    "answer-short",
+    "answer-long",
+    "wait-reset",
 ]
 
 # Chunks biased towards things that almost parse: real packets, EOIs, headers with odd lengths.

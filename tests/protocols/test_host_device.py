@@ -46,7 +46,9 @@ EOI_19 = struct.pack("<4I", 0x04, 0x10, 0, 0x19)
 class Link:
     """Host <-> device in memory. ``cuts`` re-chunks device output on a byte stream."""
 
-    def __init__(self, p: Personality, *, stream: bool = False, cuts: list[int] | None = None) -> None:
+    def __init__(
+        self, p: Personality, *, stream: bool = False, cuts: list[int] | None = None
+    ) -> None:
         self.host = HostMachine(message_boundaries=not stream)
         self.dev = DeviceMachine(p)
         self.stream = stream
@@ -108,7 +110,9 @@ class Link:
     def dump(self, regions: list[Region], chunk: int) -> dict[str, bytes]:
         out = {}
         for r in regions:
-            out[r.filename] = b"".join(self.read(a, n) for a, n in plan_reads(r.base, r.length, chunk))
+            out[r.filename] = b"".join(
+                self.read(a, n) for a, n in plan_reads(r.base, r.length, chunk)
+            )
         return out
 
     def reset(self) -> None:
@@ -123,7 +127,9 @@ def expected_dump(p: Personality, regions: list[Region]) -> dict[str, bytes]:
     return {r.filename: p.memory.read(r.base, r.length) for r in regions}
 
 
-def test_pattern_never_starts_like_an_eoi(dump_personality: Factory, dump_regions: list[Region]) -> None:
+def test_pattern_never_starts_like_an_eoi(
+    dump_personality: Factory, dump_regions: list[Region]
+) -> None:
     # Guard for the tests below: region data that began like an EOI would be (correctly)
     # held on byte streams, and the stream variants would test something else.
     p = dump_personality()
@@ -163,7 +169,9 @@ def test_full_memory_debug_session_over_a_byte_stream(
 
 
 @SETTINGS
-@given(st.lists(st.integers(1, 5000), min_size=1, max_size=6), st.sampled_from([0x11, 0x400, 0x2000]))
+@given(
+    st.lists(st.integers(1, 5000), min_size=1, max_size=6), st.sampled_from([0x11, 0x400, 0x2000])
+)
 def test_byte_stream_any_read_sizes(dump_personality: Factory, cuts: list[int], chunk: int) -> None:
     p = dump_personality()
     link = Link(p, stream=True, cuts=cuts)

@@ -86,15 +86,21 @@ CASES: list[tuple[bytes, Packet]] = [
     ),
     (
         hdr(0x01, 0x30) + struct.pack("<4I6I", 3, 1, 0x400, 0, 9, 8, 7, 6, 5, 4),
-        Hello(version=3, version_supported=1, cmd_packet_length=0x400, mode=0,
-              reserved=(9, 8, 7, 6, 5, 4)),
+        Hello(
+            version=3,
+            version_supported=1,
+            cmd_packet_length=0x400,
+            mode=0,
+            reserved=(9, 8, 7, 6, 5, 4),
+        ),
     ),
     (
         hdr(0x02, 0x30) + struct.pack("<4I6I", 2, 1, 0, 2, 0, 0, 0, 0, 0, 0),
         HelloResp(version=2, version_supported=1, status=0, mode=2),
     ),
     (
-        hdr(0x02, 0x30) + struct.pack("<4I6I", 2, 1, 0, 3, 1, 2, 3, 4, 5, 6),  # edl's reserved words
+        hdr(0x02, 0x30)
+        + struct.pack("<4I6I", 2, 1, 0, 3, 1, 2, 3, 4, 5, 6),  # edl's reserved words
         HelloResp(version=2, version_supported=1, status=0, mode=3, reserved=(1, 2, 3, 4, 5, 6)),
     ),
     (hdr(0x03, 0x14) + struct.pack("<3I", 13, 0x1000, 0x2000), ReadData(13, 0x1000, 0x2000)),
@@ -130,14 +136,18 @@ def test_cases_cover_every_command() -> None:
     assert {int(p.CMD) for _, p in CASES} == set(REFERENCE_LENGTHS)
 
 
-@pytest.mark.parametrize(("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name)
+@pytest.mark.parametrize(
+    ("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name
+)
 def test_parse_hand_built_bytes(raw: bytes, packet: Packet) -> None:
     assert len(raw) == REFERENCE_LENGTHS[int(packet.CMD)]
     assert parse_packet(raw) == packet
     assert parse_packet(memoryview(raw)) == packet
 
 
-@pytest.mark.parametrize(("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name)
+@pytest.mark.parametrize(
+    ("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name
+)
 def test_build_gives_hand_built_bytes(raw: bytes, packet: Packet) -> None:
     assert build_packet(packet) == raw
     assert build_packet(parse_packet(raw)) == raw
@@ -213,7 +223,9 @@ def test_shorter_than_a_header(n: int) -> None:
         packet_length(bytes(n))
 
 
-@pytest.mark.parametrize(("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name)
+@pytest.mark.parametrize(
+    ("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name
+)
 def test_length_field_must_match_bytes_received(raw: bytes, packet: Packet) -> None:
     with pytest.raises(MalformedPacket):
         parse_packet(raw + b"\0")  # one byte more than the header says
@@ -221,7 +233,9 @@ def test_length_field_must_match_bytes_received(raw: bytes, packet: Packet) -> N
         parse_packet(raw[:-1] if len(raw) > 8 else raw[:7])
 
 
-@pytest.mark.parametrize(("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name)
+@pytest.mark.parametrize(
+    ("raw", "packet"), CASES, ids=lambda v: getattr(v, "CMD", None) and v.CMD.name
+)
 def test_length_must_be_the_commands_length(raw: bytes, packet: Packet) -> None:
     # Consistent header and size, but not the size docs/protocol.md#command-table gives the command.
     cmd = int(packet.CMD)
@@ -265,8 +279,16 @@ u64 = st.integers(0, U64)
 
 # cmd -> (struct format of the body, strategy for its values, typed-packet constructor)
 BODIES: dict[int, tuple[str, st.SearchStrategy[tuple[int, ...]], Any]] = {
-    0x01: ("<4I6I", st.tuples(*[u32] * 10), lambda v: Hello(v[0], v[1], v[2], v[3], reserved=tuple(v[4:]))),
-    0x02: ("<4I6I", st.tuples(*[u32] * 10), lambda v: HelloResp(v[0], v[1], v[2], v[3], reserved=tuple(v[4:]))),
+    0x01: (
+        "<4I6I",
+        st.tuples(*[u32] * 10),
+        lambda v: Hello(v[0], v[1], v[2], v[3], reserved=tuple(v[4:])),
+    ),
+    0x02: (
+        "<4I6I",
+        st.tuples(*[u32] * 10),
+        lambda v: HelloResp(v[0], v[1], v[2], v[3], reserved=tuple(v[4:])),
+    ),
     0x03: ("<3I", st.tuples(u32, u32, u32), lambda v: ReadData(*v)),
     0x04: ("<2I", st.tuples(u32, u32), lambda v: EndOfImageTx(*v)),
     0x05: ("<", st.tuples(), lambda v: Done()),

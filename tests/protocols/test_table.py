@@ -135,7 +135,10 @@ def test_empty_table_is_an_error(is64: bool) -> None:
         parse_table(b"", is64=is64)
 
 
-@pytest.mark.parametrize(("is64", "size"), [(True, 63), (True, 65), (True, 52), (False, 64), (False, 51), (False, 105)])
+@pytest.mark.parametrize(
+    ("is64", "size"),
+    [(True, 63), (True, 65), (True, 52), (False, 64), (False, 51), (False, 105)],
+)
 def test_partial_entries_are_an_error(is64: bool, size: int) -> None:
     with pytest.raises(TableError):
         parse_table(bytes(size), is64=is64)
@@ -170,7 +173,9 @@ def test_build_table_matches_hand_packed_bytes() -> None:
         + entry64(2, 0x1466_0000, 0x40, b"MD_RST_STAT", b"MD_RST_STAT.BIN")
     )
     regions32 = [Region(0, 0x8000_0000, 0x1000, 1, "OCIMEM", "OCIMEM.BIN")]
-    assert build_table(regions32, is64=False) == entry32(1, 0x8000_0000, 0x1000, b"OCIMEM", b"OCIMEM.BIN")
+    assert build_table(regions32, is64=False) == entry32(
+        1, 0x8000_0000, 0x1000, b"OCIMEM", b"OCIMEM.BIN"
+    )
 
 
 def test_load_cmm_entry_is_the_script() -> None:
@@ -210,9 +215,9 @@ def test_build_parse_round_trip(data: st.DataObject, is64: bool) -> None:
     raw = build_table(regions, is64=is64)
     assert len(raw) == len(regions) * (64 if is64 else 52)
     back = parse_table(raw, is64=is64)
-    assert [(r.position, r.base, r.length, r.save_pref, r.description, r.filename) for r in back] == [
-        (r.position, r.base, r.length, r.save_pref, r.description, r.filename) for r in regions
-    ]
+    assert [
+        (r.position, r.base, r.length, r.save_pref, r.description, r.filename) for r in back
+    ] == [(r.position, r.base, r.length, r.save_pref, r.description, r.filename) for r in regions]
     # Parsed regions keep their raw strings, so building them again is byte-exact.
     assert build_table(back, is64=is64) == raw
 

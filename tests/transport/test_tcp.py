@@ -11,7 +11,7 @@ import pytest
 from qdlpy.errors import DeviceNotFound, Disconnected, TransferTimeout
 from qdlpy.transport.tcp import TcpTransport, parse_host_port
 
-Handler = Callable[[socket.socket], None]
+Handler = Callable[[socket.socket], object]  # what it returns is ignored
 
 
 @pytest.fixture

@@ -68,7 +68,9 @@ def test_reinstall_of_same_content_is_unchanged_but_still_reloads(tmp_path: Path
     assert len(run.calls) == 1 + len(udev_rules.rule_vendors(udev_rules.packaged_rules()))
 
 
-def test_missing_udevadm_is_a_note_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_udevadm_is_a_note_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("qdlpy.udev_rules.shutil.which", lambda name: None)
     res = udev_rules.install(root=tmp_path)
     assert res.written and res.commands == []
@@ -116,18 +118,17 @@ def test_group_that_does_not_exist_is_refused(tmp_path: Path) -> None:
     udev_rules.install(root=tmp_path, group="plugdev", reload=False)  # an existing one
 
 
-def test_group_on_the_real_system_is_checked_with_getgrnam(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_group_on_the_real_system_is_checked_with_getgrnam(monkeypatch: pytest.MonkeyPatch) -> None:
     # Dry run on "/": the check happens before anything would be written.
     with pytest.raises(InvalidArgument, match="does not exist"):
-        udev_rules.install(root="/", group="qdlpy-no-such-group-xyz", dry_run=True,
-                           reload=False)
+        udev_rules.install(root="/", group="qdlpy-no-such-group-xyz", dry_run=True, reload=False)
     res = udev_rules.install(root="/", group="root", dry_run=True, reload=False)
     assert 'GROUP="root"' in res.content
 
 
-def test_eacces_writing_the_rule_is_permission_denied(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_eacces_writing_the_rule_is_permission_denied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The same mapping as test_unwritable_directory_is_permission_denied, also as root.
     import errno
 

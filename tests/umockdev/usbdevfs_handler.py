@@ -34,7 +34,8 @@ import logging
 import struct
 import threading
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import gi
 
@@ -86,6 +87,9 @@ URB_TYPE_CONTROL, URB_TYPE_BULK = 2, 3
 URB_ZERO_PACKET = 0x40
 # ZERO_PACKET | BULK_CONTINUATION | NO_PACKET_SIZE_LIM | BULK_SCATTER_GATHER
 CAPABILITIES = 0x0F
+# Requests that need no work here: the emulated device accepts them as they are.
+_ALWAYS_OK = frozenset({"SETCONFIGURATION", "SETINTERFACE", "RESETEP", "DROP_PRIVILEGES",
+                        "RESET"})
 
 # struct usbdevfs_urb field offsets (x86_64).
 _OFF_STATUS, _OFF_BUFFER, _OFF_LENGTH, _OFF_ACTUAL = 4, 16, 24, 28
@@ -185,67 +189,82 @@ class UsbdevfsHandler(UMockdev.IoctlBase):  # type: ignore[misc]
         return st
 
     def _dispatch(self, name: str, client: Any) -> tuple[int, int] | object:
-        dev = self.device
         arg = client.get_arg()
-        if dev.gone:
-            # usbfs after a disconnect: URBs still queued were killed (-ESHUTDOWN) and can
-            # be reaped, then everything is ENODEV. That is how libusb learns of the unplug
-            # here: a regular file never signals POLLERR as a real usbfs node would.
-            if name in ("REAPURBNDELAY", "REAPURB"):
-                return self._reap(client, arg, block=False)
-            if name == "RELEASEINTERFACE":
-                return 0, 0
-            return -1, errno.ENODEV
-        if name == "GET_CAPABILITIES":
-            caps = arg.resolve(0, 4)
-            caps.update(0, struct.pack("<I", CAPABILITIES))
+        if self.device.gone:
+            return self._after_unplug(name, client, arg)
+        if name in _ALWAYS_OK:
             return 0, 0
-        if name == "SUBMITURB":
-            return self._submit(client, arg)
-        if name in ("REAPURBNDELAY", "REAPURB"):
-            return self._reap(client, arg, block=name == "REAPURB")
-        if name == "DISCARDURB":
-            return self._discard(client, arg)
-        if name == "CLAIMINTERFACE":
-            return self._claim(client)
-        if name == "DISCONNECT_CLAIM":
-            self._detach()
-            return self._claim(client)
-        if name == "RELEASEINTERFACE":
-            if dev.claimed_by is client:
-                dev.claimed_by = None
-                return 0, 0
-            return -1, errno.EINVAL
-        if name == "GETDRIVER":
-            if dev.claimed_by is not None:
-                driver = "usbfs"
-            elif dev.kernel_driver:
-                driver = dev.kernel_driver
-            else:
-                return -1, errno.ENODATA
-            out = arg.resolve(0, 260)
-            out.update(4, driver.encode() + b"\0")
-            return 0, 0
-        if name == "IOCTL":
-            cmd = arg.resolve(0, 16)
-            _ifno, code = struct.unpack_from("<ii", bytes(cmd.retrieve()))
-            if code == NAMES["DISCONNECT"]:
-                return self._detach()
-            if code == NAMES["CONNECT"]:
-                return 0, 0
+        handler = self._HANDLERS.get(name)
+        if handler is None:
             return -1, errno.ENOTTY
-        if name in ("SETCONFIGURATION", "SETINTERFACE", "RESETEP", "DROP_PRIVILEGES"):
+        return handler(self, client, arg)
+
+    def _after_unplug(self, name: str, client: Any, arg: Any) -> tuple[int, int] | object:
+        """usbfs after a disconnect: URBs still queued were killed (-ESHUTDOWN) and can be
+        reaped, then everything is ENODEV. That is how libusb learns of the unplug here: a
+        regular file never signals POLLERR as a real usbfs node would."""
+        if name in ("REAPURBNDELAY", "REAPURB"):
+            return self._reap(client, arg, block=False)
+        if name == "RELEASEINTERFACE":
             return 0, 0
-        if name == "CLEAR_HALT":
-            clear = getattr(dev.pipe, "clear_halt", None)
-            if callable(clear):
-                clear()
+        return -1, errno.ENODEV
+
+    def _get_capabilities(self, client: Any, arg: Any) -> tuple[int, int]:
+        caps = arg.resolve(0, 4)
+        caps.update(0, struct.pack("<I", CAPABILITIES))
+        return 0, 0
+
+    def _disconnect_claim(self, client: Any, arg: Any) -> tuple[int, int]:
+        self._detach()
+        return self._claim(client)
+
+    def _release(self, client: Any, arg: Any) -> tuple[int, int]:
+        if self.device.claimed_by is client:
+            self.device.claimed_by = None
             return 0, 0
-        if name == "RESET":
+        return -1, errno.EINVAL
+
+    def _get_driver(self, client: Any, arg: Any) -> tuple[int, int]:
+        dev = self.device
+        if dev.claimed_by is not None:
+            driver = "usbfs"
+        elif dev.kernel_driver:
+            driver = dev.kernel_driver
+        else:
+            return -1, errno.ENODATA
+        out = arg.resolve(0, 260)
+        out.update(4, driver.encode() + b"\0")
+        return 0, 0
+
+    def _ioctl(self, client: Any, arg: Any) -> tuple[int, int]:
+        cmd = arg.resolve(0, 16)
+        _ifno, code = struct.unpack_from("<ii", bytes(cmd.retrieve()))
+        if code == NAMES["DISCONNECT"]:
+            return self._detach()
+        if code == NAMES["CONNECT"]:
             return 0, 0
-        if name == "GET_SPEED":
-            return dev.pipe.speed, 0
         return -1, errno.ENOTTY
+
+    def _clear_halt(self, client: Any, arg: Any) -> tuple[int, int]:
+        clear = getattr(self.device.pipe, "clear_halt", None)
+        if callable(clear):
+            clear()
+        return 0, 0
+
+    _HANDLERS: ClassVar[dict[str, Callable[[Any, Any, Any], tuple[int, int] | object]]] = {
+        "GET_CAPABILITIES": _get_capabilities,
+        "SUBMITURB": lambda self, client, arg: self._submit(client, arg),
+        "REAPURBNDELAY": lambda self, client, arg: self._reap(client, arg, block=False),
+        "REAPURB": lambda self, client, arg: self._reap(client, arg, block=True),
+        "DISCARDURB": lambda self, client, arg: self._discard(client, arg),
+        "CLAIMINTERFACE": lambda self, client, arg: self._claim(client),
+        "DISCONNECT_CLAIM": _disconnect_claim,
+        "RELEASEINTERFACE": _release,
+        "GETDRIVER": _get_driver,
+        "IOCTL": _ioctl,
+        "CLEAR_HALT": _clear_halt,
+        "GET_SPEED": lambda self, client, arg: (self.device.pipe.speed, 0),
+    }
 
     def _detach(self) -> tuple[int, int]:
         dev = self.device

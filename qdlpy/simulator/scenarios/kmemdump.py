@@ -8,6 +8,7 @@ Parameters: ``arch=arm64|x86_64`` (Debian's crash reads x86_64 cores),
 ``numbering=kmemdump|meminspect``, ``order=shuffled`` (table order != id order),
 ``reregister=ID`` (PT_LOAD order != id order), ``misaligned=1``, ``long_names=1``,
 ``corrupt_notes=1``, ``encrypted=1``, ``downstream=1`` (md_KELF_HEADER style),
+``printk=lockless|legacy`` (the log: the 5.10+ ring, or an older kernel's log_buf),
 ``extra=SIZE[,SIZE...]`` (more dynamic regions, e.g. for benchmarks).
 """
 
@@ -30,8 +31,11 @@ def kernel_set(params: dict[str, str]) -> ki.KmemdumpSet:
     arch = params.pop("arch", "arm64")
     if arch not in ("arm64", "x86_64"):
         raise InvalidArgument(f"kmemdump: arch must be arm64 or x86_64, not {arch!r}")
+    printk = params.pop("printk", "lockless")
+    if printk not in ("lockless", "legacy"):
+        raise InvalidArgument("kmemdump: printk must be lockless or legacy")
     if params.pop("downstream", "0") not in ("0", ""):
-        kset = ki.build_downstream(arch)
+        kset = ki.build_downstream(arch, printk=printk)
     else:
         numbering = params.pop("numbering", "kmemdump")
         if numbering not in ("kmemdump", "meminspect"):
@@ -40,7 +44,8 @@ def kernel_set(params: dict[str, str]) -> ki.KmemdumpSet:
         extra = [parse_size(s) for s in params.pop("extra", "").split(",") if s]
         flags = {f: params.pop(f, "0") not in ("0", "") for f in FLAGS}
         kset = ki.build(arch, numbering=numbering,  # type: ignore[arg-type]
-                        reregister=int(rereg) if rereg else None, extra_dynamic=extra, **flags)
+                        reregister=int(rereg) if rereg else None, extra_dynamic=extra,
+                        printk=printk, **flags)
     order = params.pop("order", "smem")
     if order == "shuffled":
         kset = kset.shuffled()

@@ -25,16 +25,26 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python tests/e2e/generator", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", default="x86_64", choices=["x86_64", "arm64"])
-    ap.add_argument("--cache", type=Path, default=None, help="default: $QDLPY_E2E_CACHE or .cache/e2e")
+    ap.add_argument(
+        "--cache", type=Path, default=None, help="default: $QDLPY_E2E_CACHE or .cache/e2e"
+    )
     ap.add_argument("--out", type=Path, default=None, help="default: CACHE/ARCH/out")
     ap.add_argument("--keep-memory-dump", action="store_true", help="keep the 256 MiB guest dump")
     ap.add_argument("--no-install", action="store_true", help="never apt-get/pip install")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    opts = Options(arch=get_arch(args.arch), cache=args.cache or default_cache(), out=args.out,
-                   keep_memory_dump=args.keep_memory_dump, allow_install=not args.no_install)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    opts = Options(
+        arch=get_arch(args.arch),
+        cache=args.cache or default_cache(),
+        out=args.out,
+        keep_memory_dump=args.keep_memory_dump,
+        allow_install=not args.no_install,
+    )
     try:
         out = generate(opts)
     except MissingTool as e:

@@ -106,7 +106,8 @@ class _Reader:
         if pa % 4:
             raise GeneratorError(STEP, f"{symbol} at PA {pa:#x} is not 4-byte aligned")
         if self.space.pa(va + length - 1) != pa + length - 1:
-            raise GeneratorError(STEP, f"{symbol} ({va:#x}+{length:#x}) is not physically contiguous")
+            raise GeneratorError(
+                STEP, f"{symbol} ({va:#x}+{length:#x}) is not physically contiguous")
         return Region(region_id, label, symbol, va, pa, size, self.mem.read(pa, length, symbol))
 
     def u64_at(self, va: int, what: str) -> int:
@@ -117,8 +118,14 @@ class _Reader:
         return v
 
 
-def collect_regions(arch: str, mem: PhysMemory, space: AddressSpace, info: VmcoreInfo,
-                    syms: dict[str, Symbol], note_desc: bytes) -> tuple[Region, list[Region]]:
+def collect_regions(
+    arch: str,
+    mem: PhysMemory,
+    space: AddressSpace,
+    info: VmcoreInfo,
+    syms: dict[str, Symbol],
+    note_desc: bytes,
+) -> tuple[Region, list[Region]]:
     """(vmcoreinfo region, data regions sorted by id) read from guest memory."""
     koff = info.kerneloffset()
     rd = _Reader(mem, space, koff)
@@ -137,7 +144,9 @@ def collect_regions(arch: str, mem: PhysMemory, space: AddressSpace, info: Vmcor
         for i, name in enumerate(X86_64_EXTRAS):
             sym = syms.get(name)
             if sym is None:
-                raise GeneratorError(STEP, f"vmlinux has no symbol {name} (needed by crash on x86_64)")
+                raise GeneratorError(
+                    STEP, f"vmlinux has no symbol {name} (needed by crash on x86_64)"
+                )
             regions.append(rd.region(DYNAMIC_ID_START + i, "unknown", name, sym.addr + koff, 8))
 
     vmci = _vmcoreinfo_region(rd, syms, koff, note_desc)
@@ -146,14 +155,19 @@ def collect_regions(arch: str, mem: PhysMemory, space: AddressSpace, info: Vmcor
     return vmci, regions
 
 
-def _printk_rings(rd: _Reader, info: VmcoreInfo, syms: dict[str, Symbol], koff: int) -> list[Region]:
+def _printk_rings(
+    rd: _Reader, info: VmcoreInfo, syms: dict[str, Symbol], koff: int
+) -> list[Region]:
     """prb_descs/infos/data: what printk_rb_dynamic points to, sized by VMCOREINFO's own
     OFFSET/SIZE entries (no DWARF needed)."""
     dyn = syms["printk_rb_dynamic"].addr + koff
     prb = rd.u64_at(syms["prb"].addr + koff, "prb")
     if prb != dyn:
-        raise GeneratorError(STEP, f"prb = {prb:#x}, not printk_rb_dynamic ({dyn:#x}): the kernel "
-                             "must boot with log_buf_len= so the ring is allocated at run time")
+        raise GeneratorError(
+            STEP,
+            f"prb = {prb:#x}, not printk_rb_dynamic ({dyn:#x}): the kernel "
+            "must boot with log_buf_len= so the ring is allocated at run time",
+        )
     desc_ring = dyn + info.offset("printk_ringbuffer.desc_ring")
     count_bits = rd.u32_at(desc_ring + info.offset("prb_desc_ring.count_bits"), "count_bits")
     descs = rd.u64_at(desc_ring + info.offset("prb_desc_ring.descs"), "descs")
@@ -162,13 +176,24 @@ def _printk_rings(rd: _Reader, info: VmcoreInfo, syms: dict[str, Symbol], koff: 
     size_bits = rd.u32_at(text_ring + info.offset("prb_data_ring.size_bits"), "size_bits")
     data = rd.u64_at(text_ring + info.offset("prb_data_ring.data"), "data")
     if not (0 < count_bits < 32 and 0 < size_bits < 32):
-        raise GeneratorError(STEP, f"implausible ring sizes: count_bits={count_bits}, "
-                             f"size_bits={size_bits}")
+        raise GeneratorError(
+            STEP, f"implausible ring sizes: count_bits={count_bits}, size_bits={size_bits}"
+        )
     return [
-        rd.region(PRB_IDS["prb_descs"], "prb_descs", "prb_descs", descs,
-                  info.size("prb_desc") << count_bits),
-        rd.region(PRB_IDS["prb_infos"], "prb_infos", "prb_infos", infos,
-                  info.size("printk_info") << count_bits),
+        rd.region(
+            PRB_IDS["prb_descs"],
+            "prb_descs",
+            "prb_descs",
+            descs,
+            info.size("prb_desc") << count_bits,
+        ),
+        rd.region(
+            PRB_IDS["prb_infos"],
+            "prb_infos",
+            "prb_infos",
+            infos,
+            info.size("printk_info") << count_bits,
+        ),
         rd.region(PRB_IDS["prb_data"], "prb_data", "prb_data", data, 1 << size_bits),
     ]
 
@@ -185,7 +210,9 @@ def _vmcoreinfo_region(rd: _Reader, syms: dict[str, Symbol], koff: int, note_des
     if region.data[:size] != note_desc[:size] or len(note_desc) != size:
         raise GeneratorError(STEP, "vmcoreinfo_data differs from the VMCOREINFO note")
     if not region.data.startswith(b"OSRELEASE="):
-        raise GeneratorError(STEP, f"vmcoreinfo does not start with OSRELEASE=: {region.data[:40]!r}")
+        raise GeneratorError(
+            STEP, f"vmcoreinfo does not start with OSRELEASE=: {region.data[:40]!r}"
+        )
     return region
 
 
