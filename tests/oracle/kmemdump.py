@@ -303,11 +303,11 @@ def _for_readers(model: Arch, placed: list[tuple[int, str, int, int, int]],
     """Contents that make dmesg readers and page-table walkers work (:mod:`.readers`):
     the printk ring in its regions and, on x86_64, page tables as three more regions
     (appended to ``placed``). Returns (label -> contents, extra VMCOREINFO lines)."""
-    va = {label: v for _, label, _, _, v in placed}
-    ring = readers.ring_for(va["prb_descs"], va["prb_infos"], va["prb_data"])
+    vas = {label: v for _, label, _, _, v in placed}
+    ring = readers.ring_for(vas["prb_descs"], vas["prb_infos"], vas["prb_data"])
     contents = {"printk_rb_dynamic": ring.ringbuffer, "prb_descs": ring.descs,
                 "prb_infos": ring.infos, "prb_data": ring.data,
-                "prb": struct.pack("<Q", va["printk_rb_dynamic"])}
+                "prb": struct.pack("<Q", vas["printk_rb_dynamic"])}
     extra = printk.vmcoreinfo_lines()
     if model.name == "x86_64":
         top = max(pa + size for _, _, size, pa, v in placed if v >= readers.START_KERNEL_MAP)
