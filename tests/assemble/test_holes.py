@@ -246,3 +246,26 @@ def test_pyelftools_reads_zeros(make_folder: MakeFolder) -> None:
         seg = next(g for g in elf.iter_segments() if g["p_type"] == "PT_LOAD"
                    and g["p_paddr"] == s.load(27).pa)
         assert seg["p_flags"] == 0 and seg.data() == bytes(s.load(27).filesz)
+
+
+def test_a_zero_tail_that_would_cover_a_neighbour_moves_to_the_end(
+        make_folder: MakeFolder) -> None:
+    """A header PT_LOAD with p_memsz > p_filesz (not what kmemdump writes, but possible in a
+    damaged header): its zero tail must not read its neighbour's bytes, so it moves."""
+    s = kmemdump.build("x86_64")
+    slot = [ld.region_id for ld in s.loads].index(20) + 1  # program header of region 20
+    kelf = bytearray(s.kelf)
+    at = 64 + slot * 56 + 40  # p_memsz
+    filesz = s.load(20).filesz
+    kelf[at : at + 8] = (filesz + 4096).to_bytes(8, "little")
+    folder = make_folder(s.with_row(1, data=bytes(kelf)))
+    report = assemble(folder)
+    elf = folder / "minidump.elf"
+    assert_no_overlap(elf)
+    seg = next(g for g in _segments(elf) if g[0] == "PT_LOAD" and g[3] == s.load(20).pa)
+    assert seg[6] == filesz + 4096 and seg[2] >= max(g[2] + g[5] for g in _segments(elf)
+                                                     if g[3] != s.load(20).pa)
+    data = elf.read_bytes()
+    assert data[seg[2] : seg[2] + filesz] == s.load(20).data
+    assert data[seg[2] + filesz : seg[2] + filesz + 4096] == bytes(4096)
+    assert report.kernel is not None and not report.kernel.missing
