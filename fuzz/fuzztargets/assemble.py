@@ -105,7 +105,7 @@ def _edit_text(folder: Path, case: Input) -> None:
         new = f"d.load.binary {bad} 0x{case.uint(8):x} /noclear"
     at = case.int_in(0, len(lines))
     lines[at : at + case.int_in(0, 1)] = [new]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
 
 
 def _plant_link(folder: Path, case: Input) -> None:
