@@ -29,3 +29,6 @@ for dir in tests/*/; do
     MYPYPATH="$tree:$repo/tests:$repo/tests/e2e${own:+:$own}" \
         "$py" -m mypy --config-file pyproject.toml --explicit-package-bases "$dir"
 done
+# the fuzz harnesses, against the same tree
+MYPYPATH="$tree:$repo/fuzz" "$py" -m mypy --config-file "$repo/pyproject.toml" \
+    "$repo"/fuzz/*.py "$repo"/fuzz/fuzztargets

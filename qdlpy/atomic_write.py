@@ -12,9 +12,11 @@ dump_info.txt, the assembled ELFs, the installed udev rule):
    write through it);
 5. ``fsync`` the folder, so the new name survives a power loss.
 
-Every step is relative to one directory file descriptor opened once, so stricter checks
-(refusing a symlinked folder, ``openat2`` resolve flags) belong in :func:`_open_folder` and
-:func:`_open_temp` only.
+Every step is relative to one directory file descriptor opened once. With ``beneath=``,
+that descriptor is reached from the ``beneath`` folder one component at a time with
+``O_NOFOLLOW`` (missing folders are created the same way): a folder on the way that is a
+symbolic link is refused (``ELOOP``), so a link planted inside a dump folder can never send
+a write elsewhere. The path up to ``beneath`` itself is the caller's and is followed.
 
 :func:`atomic_file` hands out the file descriptor and raises ``OSError``;
 :func:`write_atomic` writes bytes and maps a failure to a :class:`~qdlpy.errors.QdlpyError`
@@ -43,11 +45,51 @@ def output_error(exc: OSError, path: Path) -> OutputError:
     """The OutputError for a failed write: NoSpace when the disk or quota is full."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return NoSpace(f"no space left writing {path}")
+    if exc.errno == errno.ELOOP:
+        return OutputError(f"cannot write {path}: {exc.filename or 'a folder on the way'} is a "
+                           "symbolic link, and qdlpy never writes through a link",
+                           hint="give a path whose folders are not links")
     return OutputError(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def _open_folder(folder: Path) -> int:
-    return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def _open_beneath(folder: Path, beneath: Path) -> int:
+    """``folder``'s descriptor, walked from ``beneath`` without following any link and
+    creating missing folders (mode 0o777 minus the umask)."""
+    rel = os.path.relpath(os.path.abspath(folder), os.path.abspath(beneath))
+    if rel == os.curdir:
+        return os.open(beneath, _DIR_FLAGS)
+    if rel.startswith(os.pardir):
+        raise ValueError(f"{folder} is not under {beneath}")
+    fd = os.open(beneath, _DIR_FLAGS)
+    walked = beneath
+    try:
+        for part in rel.split(os.sep):
+            walked = walked / part
+            try:
+                os.mkdir(part, dir_fd=fd)
+            except FileExistsError:
+                pass
+            try:
+                nxt = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(walked)) from exc
+                raise
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _open_folder(folder: Path, beneath: Path | None = None) -> int:
+    if beneath is not None:
+        return _open_beneath(folder, beneath)
+    return os.open(folder, _DIR_FLAGS)
 
 
 def _open_temp(dir_fd: int, target_name: str, mode: int) -> tuple[str, int]:
@@ -68,14 +110,17 @@ def _unlink_quietly(name: str, dir_fd: int) -> None:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path, *, mode: int | None = None) -> Iterator[int]:
+def atomic_file(path: Path, *, mode: int | None = None,
+                beneath: Path | None = None) -> Iterator[int]:
     """A file descriptor to write ``path``'s new content to; it replaces ``path`` when the
     ``with`` block ends without an exception, and is removed otherwise.
 
     ``mode``: the new file's permission bits; None = 0o666 minus the umask, like any file
-    the user creates. The folder must exist. Raises ``OSError``.
+    the user creates. ``beneath``: a folder above ``path`` from which no link is followed
+    (see the module docstring; missing folders are then created); without it the folder
+    must exist. Raises ``OSError`` (``ELOOP`` for a link on the way).
     """
-    dir_fd = _open_folder(path.parent)
+    dir_fd = _open_folder(path.parent, beneath)
     try:
         name, fd = _open_temp(dir_fd, path.name, 0o666 if mode is None else 0o600)
         try:
@@ -96,11 +141,12 @@ def atomic_file(path: Path, *, mode: int | None = None) -> Iterator[int]:
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int | None = None,
+                 beneath: Path | None = None,
                  error: Callable[[OSError, Path], QdlpyError] = output_error) -> None:
     """Replace ``path`` with ``data`` (see the module docstring). A failure raises
     ``error(exc, path)``: by default OutputError, or NoSpace when the disk is full."""
     try:
-        with atomic_file(path, mode=mode) as fd:
+        with atomic_file(path, mode=mode, beneath=beneath) as fd:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]

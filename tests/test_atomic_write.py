@@ -129,3 +129,32 @@ def test_a_caller_maps_errors_itself(tmp_path: Path) -> None:
     error: Callable[[OSError, Path], OutputError] = mine
     with pytest.raises(OutputError, match="mine: f"):
         atomic_write.write_atomic(tmp_path / "missing-folder" / "f", b"x", error=error)
+
+
+def test_beneath_creates_missing_folders(tmp_path: Path) -> None:
+    atomic_write.write_atomic(tmp_path / "a" / "b" / "x.bin", b"data", beneath=tmp_path)
+    assert (tmp_path / "a" / "b" / "x.bin").read_bytes() == b"data"
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_beneath_never_follows_a_linked_folder(tmp_path: Path, depth: int) -> None:
+    top = tmp_path / "dump"
+    (top / "a").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = top / "a" if depth == 1 else top / "a" / "b"
+    if depth == 1:
+        (top / "a").rmdir()
+    link.symlink_to(elsewhere)
+    with pytest.raises(OutputError, match="symbolic link") as info:
+        atomic_write.write_atomic(top / "a" / "b" / "c" / "x.bin", b"data", beneath=top)
+    assert str(link) in info.value.message
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_the_beneath_folder_itself_may_be_a_link(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "via").symlink_to(real)  # the user's own path: followed
+    atomic_write.write_atomic(tmp_path / "via" / "x.bin", b"ok", beneath=tmp_path / "via")
+    assert (real / "x.bin").read_bytes() == b"ok"

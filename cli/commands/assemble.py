@@ -2,8 +2,10 @@
 
 JSON schema ``qdlpy.assemble/1`` (history: 1 = first version): ``status`` ok|warnings|error,
 ``folder``, ``address_source``, ``output``, ``outputs[]``, ``kernel`` (osrelease,
-kerneloffset, page_size, machine, placements, missing, unreferenced, repairs), ``groups``,
-``warnings``, ``next_commands``; ``error`` on failure (exit 10 bad input, 9 output error).
+kerneloffset, page_size, machine, placements, missing, unreferenced, repairs), ``holes[]``
+(every region an ELF has no bytes of: elf, kind, index, filename, paddr, size, reason),
+``groups``, ``warnings``, ``next_commands``; ``error`` on failure (exit 10 bad input, 9
+output error).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ SCHEMA = "qdlpy.assemble/1"
 @click.option("--repair", is_flag=True,
               help="Rewrite corrupt CORE notes when the VMCOREINFO note header is intact.")
 @click.option("--force", is_flag=True,
-              help="Replace an existing -o FILE that is not an ELF core (an ELF core, e.g. "
-                   "a previous output, is always replaced; dump folder files never are).")
+              help="Replace an existing file that is not qdlpy's output: an ELF core in DIR "
+                   "other than the default outputs, any other -o FILE, or a symbolic link "
+                   "(the link is replaced, never followed). Region files are never replaced.")
 @json_option
 def command(folder: str, output: str | None, strict: bool, repair: bool, force: bool,
             as_json: bool) -> None:
@@ -61,6 +64,10 @@ def _human(report: AssembleReport, verbosity: int) -> None:
     lines.append(f"address source: {report.address_source}")
     for o in report.outputs:
         lines.append(f"wrote {o.path} ({o.kind}, {o.regions} regions, {o.size} bytes)")
+    if report.holes:
+        lines.append(f"holes (no bytes, read as zeros): {len(report.holes)}: "
+                     + ", ".join(h.filename or hex(h.paddr) for h in report.holes[:8])
+                     + (" ..." if len(report.holes) > 8 else ""))
     print_lines(lines)
     if k is not None:
         rows = k.placements if verbosity > 0 else [p for p in k.placements if p.status != "ok"]

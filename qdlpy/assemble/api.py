@@ -4,25 +4,45 @@ from __future__ import annotations
 
 import os
 import shlex
+import stat
 from collections.abc import Collection
 from pathlib import Path
 
-from qdlpy.errors import InputError, OutputError
+from qdlpy.errors import InputError, OutputError, QdlpyError
 from qdlpy.formats.addresses import ADDRESS_FILES
 from qdlpy.formats.elf import EHDR_SIZE, ELFMAG, PHDR_SIZE, Ehdr, parse_ehdr, parse_phdrs
+from qdlpy.formats.manifest import NAME as MANIFEST
+from qdlpy.formats.manifest import recorded_outputs
 
 from .classify import RegionKind
 from .folder import Entry, FolderScan, scan_folder
 from .groups import GROUPS, group_of, group_path, plan_group
 from .inspect_elf import inspect_elf
 from .kernel import NotElfReason, explain_not_elf, plan_kernel
-from .plan import MAX_HEADER, KernelResult
-from .report import AssembleReport, InspectReport, OutputFile, next_commands
+from .plan import MAX_HEADER, KernelResult, open_region
+from .policy import Policy
+from .report import AssembleReport, Hole, InspectReport, OutputFile, next_commands
+from .verify import settle
 from .writer import OutputPlan, check_target, write_plan
 
 __all__ = ["assemble", "inspect", "DEFAULT_OUTPUT"]
 
 DEFAULT_OUTPUT = "minidump.elf"  # qdl's name (docs/formats.md#output-names)
+
+
+def path_kind(path: Path, error: type[QdlpyError]) -> str | None:
+    """"dir", "file", "other" or None (absent) for a path the user gave; ``error`` (an
+    InputError or OutputError class) when the system refuses the path itself (a component
+    over NAME_MAX, a loop of links...)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise error(f"cannot use {path}: {exc.strerror or exc}",
+                    hint="check the path (each name at most 255 bytes, no loop of links)"
+                    ) from exc
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
 
 
 def _output_path(folder: Path, output: str | os.PathLike[str] | None) -> Path:
@@ -32,7 +52,7 @@ def _output_path(folder: Path, output: str | os.PathLike[str] | None) -> Path:
     out = Path(text)
     # "newdir/" names a directory even before it exists (write_plan creates it).
     trailing = text.endswith(os.sep) or (os.altsep is not None and text.endswith(os.altsep))
-    return out / DEFAULT_OUTPUT if trailing or out.is_dir() else out
+    return out / DEFAULT_OUTPUT if trailing or path_kind(out, OutputError) == "dir" else out
 
 
 def _post_check(plan: OutputPlan) -> None:
@@ -65,8 +85,10 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     rewrite corrupt CORE notes when the VMCOREINFO note header is intact.
     ``skip_groups``: group ELFs not to write (``qdlpy pull`` skips "fulldump": a copy of
     a multi-GiB DDR dump is the user's call, and crash reads the raw files directly).
-    ``force``: replace an existing output file that is not an ELF core (an existing ELF core,
-    e.g. the previous run's output, is always replaced; files of the dump folder never are).
+    ``force``: replace an existing file that is not qdlpy's output (an ELF core in the dump
+    folder that is neither a default output nor recorded by the manifest, any file that is
+    not an ELF core elsewhere, a symbolic link, which is replaced and never written
+    through); region files and the other files of the dump folder are never replaced.
     Raises InputError (unusable dump) or OutputError (cannot write); input files are never
     modified.
     """
@@ -74,6 +96,7 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     scan = scan_folder(src)
     _require_region_files(scan)
     warnings = list(scan.warnings)
+    settle([e for e in scan.entries if group_of(e) not in skip_groups], Policy(strict, warnings))
     out = _output_path(src, output)
     report = AssembleReport(str(src), scan.source, None)
     kernel = plan_kernel(scan, out, strict=strict, repair=repair, warnings=warnings)
@@ -88,11 +111,18 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
                          hint="add the dump's manifest.json, dump_info.txt or load.cmm")
     inputs = [e.path for e in scan.entries if e.path is not None]
     inputs += [src / n for n in ADDRESS_FILES]
+    own = _own_outputs(src)
     for plan in plans:  # every target first: a refused one must not leave the others written
-        check_target(plan.path, inputs, folder=src, force=force)
+        check_target(plan.path, inputs, folder=src, force=force, own=own)
+    if kernel is not None:
+        kernel.plan.holes = [Hole(str(kernel.plan.path), "kernel", pl.index, pl.filename,
+                                  pl.paddr, max(pl.filesz, pl.memsz),
+                                  pl.detail or "no region with this address")
+                             for pl in kernel.info.missing]
     for plan in plans:
-        write_plan(plan, inputs)
+        write_plan(plan, inputs, beneath=src if _under(plan.path, src) else None)
         report.outputs.append(OutputFile(str(plan.path), plan.kind, plan.size, plan.regions))
+        report.holes.extend(plan.holes)
     if kernel is not None:
         _post_check(kernel.plan)
         report.output = str(kernel.plan.path)
@@ -101,6 +131,21 @@ def assemble(folder: str | os.PathLike[str], output: str | os.PathLike[str] | No
     report.next_commands += _raw_crash_command(groups["fulldump"])
     report.warnings = warnings
     return report
+
+
+def _own_outputs(src: Path) -> list[Path]:
+    """The ELFs in the dump folder that are qdlpy's: the default names and the outputs the
+    manifest recorded (docs/formats.md#what-may-be-replaced)."""
+    default = src / DEFAULT_OUTPUT
+    own = [default, *(group_path(default, g) for g in GROUPS)]
+    own += [src / Path(p).name for p in recorded_outputs(src / MANIFEST)]
+    return own
+
+
+def _under(path: Path, folder: Path) -> bool:
+    """``path`` is lexically inside ``folder`` (as given: links are judged by the writer)."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(folder))
+    return not rel.startswith(os.pardir)
 
 
 def _groups(scan: FolderScan, kernel: KernelResult | None,
@@ -186,13 +231,14 @@ def inspect(path: str | os.PathLike[str]) -> InspectReport:
     """What an ELF or a dump folder holds, without running crash: the PT_LOAD -> region
     map, vmcoreinfo keys, what is missing."""
     p = Path(path)
-    if p.is_file():
+    kind = path_kind(p, InputError)
+    if kind == "file":
         rep = inspect_elf(p, hint=_INSPECT_HINT)  # not "run qdlpy inspect": that is us
         _name_loads_from_folder(rep, p.parent)
         return rep
-    if p.is_dir():
+    if kind == "dir":
         return _inspect_folder(p)
-    if p.exists():
+    if kind is not None:
         raise InputError(f"{p} is not a regular file or directory (a FIFO or device?)",
                          hint=_INSPECT_HINT)
     raise InputError(f"{p} does not exist", hint="check the path")
@@ -205,9 +251,9 @@ def _unusable_header(scan: FolderScan, rep: InspectReport) -> bool:
     for h in headers[:1]:
         assert h.path is not None
         try:
-            with open(h.path, "rb") as f:
+            with open_region(h.path, h.label) as f:
                 head = f.read(4096)
-        except OSError:
+        except (OSError, InputError):
             continue
         if head[:4] != ELFMAG:
             why = explain_not_elf(head, h.label)
@@ -227,8 +273,11 @@ def _require_region_files(scan: FolderScan) -> None:
 def _inspect_folder(p: Path) -> InspectReport:
     scan = scan_folder(p)
     _require_region_files(scan)
+    warnings = list(scan.warnings)
+    # kernel regions only: hashing a multi-GiB full dump is not worth an inspection
+    settle([e for e in scan.entries if e.cls.kind is RegionKind.KERNEL], Policy(False, warnings))
     rep = InspectReport(str(p), "folder", address_source=scan.source,
-                        entries=[e.to_dict() for e in scan.entries], warnings=list(scan.warnings))
+                        entries=[e.to_dict() for e in scan.entries], warnings=warnings)
     if _unusable_header(scan, rep):
         return rep
     try:

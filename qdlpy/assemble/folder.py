@@ -4,16 +4,20 @@ Addresses come from the folder's address file (:mod:`qdlpy.formats.addresses` de
 one), else nothing: only the ``*.BIN`` files, which the kernel assembler maps with the
 id-order + size heuristic (docs/formats.md#the-id-order-heuristic).
 File names are matched case-insensitively, in the folder and in its ``regions/`` subfolder.
+Every name comes through the one member-name rule (the address-file readers apply it) and
+every path is resolved: a file reached through a link that leads outside the folder is never
+used (docs/formats.md#names-and-links).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from pathlib import Path
 
 from qdlpy.errors import InputError
-from qdlpy.formats.addresses import read_address_file
+from qdlpy.formats.addresses import ADDRESS_FILES, read_address_file
 from qdlpy.formats.entries import SourceEntry
 
 from .classify import Classified, RegionKind, classify
@@ -42,6 +46,8 @@ class Entry:
     status: str
     save_pref: int
     cls: Classified
+    sha256: str | None = None  # what the manifest recorded for the complete file
+    hole: str | None = None  # why a listed region's file is not used (path is then None)
 
     @property
     def label(self) -> str:
@@ -58,7 +64,7 @@ class Entry:
             "kind": self.cls.kind.value, "region_id": self.cls.id,
             "base": None if self.base is None else f"0x{self.base:x}",
             "length": self.length, "file_size": self.size, "present": self.path is not None,
-            "status": self.status,
+            "status": self.status, "hole": self.hole,
         }
 
 
@@ -74,30 +80,68 @@ class FolderScan:
         return self.source != HEURISTIC
 
 
-def _index(folder: Path) -> dict[str, Path]:
-    """lower-case file name -> path, for the folder and its regions/ subfolder."""
-    found: dict[str, Path] = {}
+def inside(path: str, root: str) -> bool:
+    """``path`` (already resolved) is ``root`` or below it."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+@dataclasses.dataclass
+class _Index:
+    """The folder's files by lower-case name, every path resolved and inside the folder;
+    names whose link leads outside it are remembered only to say so."""
+
+    root: str  # the folder, resolved
+    files: dict[str, Path] = dataclasses.field(default_factory=dict)
+    outside: dict[str, str] = dataclasses.field(default_factory=dict)  # name -> where it leads
+
+    def get(self, name: str) -> Path | None:
+        return self.files.get(name.lower())
+
+    def add(self, name: str, path: str) -> None:
+        real = os.path.realpath(path)
+        if not inside(real, self.root):
+            self.outside.setdefault(name.lower(), real)
+        elif os.path.isfile(real):
+            self.files.setdefault(name.lower(), Path(real))
+
+
+def _index(root: str) -> _Index:
+    """lower-case file name -> resolved path, for the folder and its regions/ subfolder
+    (a regions/ that is a link out of the folder is not searched)."""
+    index = _Index(root)
     for sub in _SUBDIRS:
-        d = folder / sub if sub else folder
+        d = os.path.realpath(os.path.join(root, sub)) if sub else root
+        if not inside(d, root):
+            index.outside.setdefault(sub, d)
+            continue
         try:
             with os.scandir(d) as it:
                 for de in it:
-                    if de.is_file():
-                        found.setdefault(de.name.lower(), Path(de.path))
+                    index.add(de.name, de.path)
         except OSError:
             continue
-    return found
+    return index
 
 
-def _resolve(folder: Path, name: str, index: dict[str, Path]) -> Path | None:
-    """The file for ``name``: a relative path inside the folder, else by base name."""
-    rel = Path(name)
-    if not rel.is_absolute() and ".." not in rel.parts:
-        p = folder / rel
-        if p.is_file():
-            return p
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    return index.get(base)
+def _resolve(index: _Index, name: str) -> tuple[Path | None, str | None]:
+    """(the file for member ``name``, why there is none): the exact name, else the same
+    name in another case or in regions/."""
+    direct = os.path.join(index.root, name)
+    try:
+        real = os.path.realpath(direct)
+        if os.path.lexists(direct) and not inside(real, index.root):
+            return None, f"a symbolic link to {real}, outside the dump folder: not read"
+        if os.path.isfile(real):
+            return Path(real), None
+    except (OSError, ValueError):
+        pass
+    found = index.get(name)
+    if found is not None:
+        return found, None
+    if name.lower() in index.outside:
+        return None, (f"a symbolic link to {index.outside[name.lower()]}, outside the dump "
+                      "folder: not read")
+    return None, None
 
 
 def _size(p: Path | None) -> int | None:
@@ -109,31 +153,43 @@ def _size(p: Path | None) -> int | None:
         return None
 
 
-def _entries(folder: Path, rows: list[SourceEntry], index: dict[str, Path]) -> list[Entry]:
+def _entries(index: _Index, rows: list[SourceEntry], warnings: list[str]) -> list[Entry]:
     out: list[Entry] = []
     for i, r in enumerate(rows):
         cls = classify(r.description, r.filename)
         if cls.kind is RegionKind.SCRIPT:
             continue
-        path = _resolve(folder, r.filename, index)
+        path, why = _resolve(index, r.filename)
+        if why is not None:
+            warnings.append(f"{r.filename} is {why}; the region is treated as missing")
         # load.cmm has no lengths (None): the file's size decides (Entry.wanted).
         out.append(Entry(i, r.filename, r.description, r.base, r.length, path, _size(path),
-                         r.status, r.save_pref, cls))
+                         r.status, r.save_pref, cls, sha256=r.sha256, hole=why))
     return out
 
 
 def scan_folder(folder: Path) -> FolderScan:
-    """Entries of a dump folder and which address source gave them."""
-    if not folder.is_dir():
+    """Entries of a dump folder and which address source gave them. Every path is resolved
+    and inside the folder (docs/formats.md#names-and-links); UnsafeName when an address
+    file names a file outside it."""
+    try:
+        is_dir = stat.S_ISDIR(os.stat(folder).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        is_dir = False
+    except OSError as exc:  # a name over NAME_MAX, a loop of links
+        raise InputError(f"cannot use {folder}: {exc.strerror or exc}",
+                         hint="check the path (each name at most 255 bytes)") from exc
+    if not is_dir:
         raise InputError(f"{folder} is not a directory",
                          hint="give the dump folder `qdlpy pull`, qdl, edl or QPST wrote")
-    index = _index(folder)
+    index = _index(os.path.realpath(folder))
     warnings: list[str] = []
     found = read_address_file(index.get, warnings)
     if found is not None:
-        entries = _entries(folder, found.entries, index)
+        _warn_outside(index, warnings, regions=False)
+        entries = _entries(index, found.entries, warnings)
         listed = {e.path for e in entries if e.path is not None}
-        stray = sorted(p.name for k, p in index.items()
+        stray = sorted(p.name for k, p in index.files.items()
                        if k.endswith(".bin") and k.startswith("md_") and p not in listed)
         if stray:
             warnings.append(f"{found.path.name} does not list {len(stray)} md_ file(s) present "
@@ -143,7 +199,17 @@ def scan_folder(folder: Path) -> FolderScan:
     # No address file: every *.BIN file, addresses unknown (not qdlpy's table.bin, not hidden
     # or partial files).
     rows = [SourceEntry(filename=p.name, description="", base=None, length=None)
-            for k, p in sorted(index.items())
+            for k, p in sorted(index.files.items())
             if k.endswith(".bin") and not k.startswith(".") and k not in _NOT_REGIONS
             and not k.endswith(_NOT_REGION_SUFFIXES)]
-    return FolderScan(folder, HEURISTIC, _entries(folder, rows, index), warnings)
+    _warn_outside(index, warnings, regions=True)
+    return FolderScan(folder, HEURISTIC, _entries(index, rows, warnings), warnings)
+
+
+def _warn_outside(index: _Index, warnings: list[str], *, regions: bool) -> None:
+    """Say which links out of the folder were not followed (listed regions are named by
+    their entry instead)."""
+    for name, real in sorted(index.outside.items()):
+        if name in ADDRESS_FILES or name == "regions" or (regions and name.endswith(".bin")):
+            warnings.append(f"{name} is a symbolic link to {real}, outside the dump folder: "
+                            "not read")

@@ -32,6 +32,8 @@ from qdlpy.formats.elf import (
 
 from .classify import RegionKind
 from .folder import Entry
+from .holes import HOLE_FLAGS
+from .report import Hole
 from .writer import OutputPlan, Piece
 
 __all__ = ["GROUPS", "group_of", "plan_group", "group_path"]
@@ -54,23 +56,37 @@ def group_path(kernel_output: Path, group: str) -> Path:
     return kernel_output.with_name(f"{kernel_output.stem}-{group}.elf")
 
 
-def plan_group(group: str, entries: list[Entry], path: Path, *, machine: int,
-               vmcoreinfo: bytes | None, warnings: list[str]) -> OutputPlan | None:
-    """The plan of one group ELF, or None when no region of the group can be placed."""
-    usable: list[Entry] = []
+def _usable(group: str, entries: list[Entry],
+            warnings: list[str]) -> tuple[list[Entry], int]:
+    """The entries that get a PT_LOAD (with bytes, or a hole) and how many have bytes."""
+    out: list[Entry] = []
+    with_bytes = 0
     for e in entries:
         if e.base is None:
             warnings.append(f"{group}: {e.label} has no known address; left out of the ELF")
+        elif e.path is None and e.length:
+            # docs/formats.md#missing-regions: a hole, as in the kernel ELF
+            warnings.append(f"{group}: {e.label} is {e.hole or 'listed but not on disk'}: a "
+                            "hole in the ELF (reads as zeros)")
+            out.append(e)
         elif e.path is None:
             warnings.append(f"{group}: {e.label} is listed but not on disk; left out")
         elif not e.size:
             warnings.append(f"{group}: {e.label} is empty; left out")
         else:
-            usable.append(e)
-    if len(usable) > _MAX_REGIONS:
-        warnings.append(f"{group}: only the first {_MAX_REGIONS} of {len(usable)} regions fit")
-        usable = usable[:_MAX_REGIONS]
-    if not usable:
+            out.append(e)
+            with_bytes += 1
+    if len(out) > _MAX_REGIONS:
+        warnings.append(f"{group}: only the first {_MAX_REGIONS} of {len(out)} regions fit")
+        out = out[:_MAX_REGIONS]
+    return out, with_bytes
+
+
+def plan_group(group: str, entries: list[Entry], path: Path, *, machine: int,
+               vmcoreinfo: bytes | None, warnings: list[str]) -> OutputPlan | None:
+    """The plan of one group ELF, or None when no region of the group has bytes."""
+    usable, with_bytes = _usable(group, entries, warnings)
+    if not with_bytes:
         return None
 
     strtab = bytearray(b"\0STR_TBL\0")
@@ -93,21 +109,29 @@ def plan_group(group: str, entries: list[Entry], path: Path, *, machine: int,
     phdrs = [build_phdr(type=PT_NOTE, offset=note_off, filesz=len(note))]
     shdrs = [build_shdr(), build_shdr(name=1, type=SHT_STRTAB, offset=str_off, size=len(strtab))]
     pieces: list[Piece] = []
+    holes: list[Hole] = []
     off = data_off
     for e, name in zip(usable, name_at):
-        size = e.size or 0
-        assert e.base is not None and e.path is not None
-        memsz = max(size, e.length or 0)
-        phdrs.append(build_phdr(type=PT_LOAD, flags=PF_R | PF_W, offset=off, vaddr=e.base,
+        assert e.base is not None
+        if e.path is None:  # a hole: zeros over its whole length, flags 0
+            size = memsz = e.length or 0
+            flags = HOLE_FLAGS
+            holes.append(Hole(str(path), group, len(phdrs), e.filename, e.base, size,
+                              e.hole or "listed but not on disk"))
+        else:
+            size = e.size or 0
+            memsz = max(size, e.length or 0)
+            flags = PF_R | PF_W
+            pieces.append(Piece(off, size, path=e.path))
+            if e.length is not None and e.length != size:
+                warnings.append(f"{group}: {e.label} is {size} bytes, the table says {e.length}")
+        phdrs.append(build_phdr(type=PT_LOAD, flags=flags, offset=off, vaddr=e.base,
                                 paddr=e.base, filesz=size, memsz=memsz))
         shdrs.append(build_shdr(name=name, type=SHT_PROGBITS, flags=SHF_WRITE, addr=e.base,
                                 offset=off, size=size))
-        pieces.append(Piece(off, size, path=e.path))
-        if e.length is not None and e.length != size:
-            warnings.append(f"{group}: {e.label} is {size} bytes, the table says {e.length}")
-        off += size
+        off += max(size, memsz)  # the zero tail is reserved too (docs/formats.md#missing-regions)
     head = (build_ehdr(machine=machine, phnum=n + 1, shnum=n + 2, shoff=shoff, shstrndx=1)
             + b"".join(phdrs) + b"".join(shdrs) + bytes(strtab))
     head = head.ljust(note_off, b"\0") + note
     pieces.insert(0, Piece(0, len(head), data=head))
-    return OutputPlan(path, group, off, pieces, regions=n)
+    return OutputPlan(path, group, off, pieces, regions=n, holes=holes)

@@ -34,6 +34,7 @@ from qdlpy.formats.elf import (
     walk_notes,
 )
 
+from .holes import is_hole
 from .report import InspectReport, KernelInfo, Placement
 from .vmcoreinfo import kernel_facts, parse_vmcoreinfo
 
@@ -201,16 +202,20 @@ def _banner_release(fd: int, size: int, t: _Tables, names: dict[int, str]) -> st
 
 
 def _placements(info: KernelInfo, phdrs: list[Phdr], names: dict[int, str],
-                size: int) -> int:
-    """One placement per PT_LOAD; returns the size the PT_LOADs need."""
-    expected = 0
+                size: int) -> tuple[int, int]:
+    """One placement per PT_LOAD; returns (the size the PT_LOADs need, the end of the last
+    range a PT_LOAD may read by p_memsz)."""
+    expected = reach = 0
     for i, ph in enumerate(phdrs):
         if ph.type != PT_LOAD:
             continue
         end = ph.offset + ph.filesz
         expected = max(expected, end)
+        reach = max(reach, ph.offset + max(ph.filesz, ph.memsz))
         status, detail = "ok", ""
-        if ph.filesz == 0 and ph.memsz:
+        if is_hole(ph):  # docs/formats.md#missing-regions
+            status, detail = "missing", "a hole (p_flags 0): not dumped, reads as zeros"
+        elif ph.filesz == 0 and ph.memsz:
             status, detail = "missing", "p_filesz 0: reads as zeros"
         elif end > size:
             status, detail = "truncated-file", f"the file ends {end - size} bytes early"
@@ -218,17 +223,18 @@ def _placements(info: KernelInfo, phdrs: list[Phdr], names: dict[int, str],
             status, detail = "partial", f"last {ph.memsz - ph.filesz} bytes read as zeros"
         info.placements.append(Placement(i, names.get(ph.offset), ph.paddr, ph.vaddr,
                                          ph.offset, ph.filesz, ph.memsz, status, detail))
-    return expected
+    return expected, reach
 
 
-def _size_warnings(rep: InspectReport, info: KernelInfo, size: int, expected: int) -> None:
+def _size_warnings(rep: InspectReport, info: KernelInfo, size: int, expected: int,
+                   reach: int) -> None:
     if info.missing:
         rep.warnings.append(f"{len(info.missing)} PT_LOAD(s) have no bytes (missing regions)")
     if size < expected:
         rep.warnings.append(f"the file is {size} bytes, its PT_LOADs need {expected}: truncated "
                             "(crash needs --zero_excluded)")
-    elif expected and size > expected and info.style != "downstream":
-        rep.warnings.append(f"{size - expected} bytes after the last PT_LOAD")
+    elif expected and size > max(expected, reach) and info.style != "downstream":
+        rep.warnings.append(f"{size - max(expected, reach)} bytes after the last PT_LOAD")
 
 
 def _inspect(fd: int, path: Path) -> InspectReport:
@@ -243,7 +249,7 @@ def _inspect(fd: int, path: Path) -> InspectReport:
                       t.eh.machine_name)
     _vmcoreinfo(info, rep, blob, notes, stranded)
     info.osrelease = info.osrelease or _banner_release(fd, size, t, names)
-    rep.expected_size = _placements(info, t.phdrs, names, size)
-    _size_warnings(rep, info, size, rep.expected_size)
+    rep.expected_size, reach = _placements(info, t.phdrs, names, size)
+    _size_warnings(rep, info, size, rep.expected_size, reach)
     rep.kernel = info
     return rep

@@ -26,6 +26,7 @@ from qdlpy.errors import EncryptedDump, InputError
 from qdlpy.formats.elf import (
     ELFMAG,
     ET_CORE,
+    PHDR_SIZE,
     PT_LOAD,
     PT_NOTE,
     SHT_PROGBITS,
@@ -41,6 +42,7 @@ from qdlpy.formats.elf import (
 
 from .classify import RegionKind, as_kernel
 from .folder import Entry, FolderScan
+from .holes import Laid, hole, reserve
 from .kmemdump import plan_kmemdump
 from .matching import check_loads, match_by_address, region_status
 from .plan import MAX_HEADER, KernelResult, read_bounded
@@ -107,8 +109,9 @@ def _pick_header(kernel: list[Entry], policy: Policy) -> Entry | None:
 def _read_header(header: Entry) -> bytes:
     """The header region's bytes, which must start with an ELF header."""
     if header.path is None:
-        raise InputError(f"{header.label} (the kernel ELF header) is listed but its file is "
-                         "missing", hint="pull that region again (qdlpy pull --resume)")
+        reason = header.hole or "listed but its file is missing"
+        raise InputError(f"{header.label} (the kernel ELF header) is {reason}",
+                         hint="pull that region again (qdlpy pull --resume)")
     data = read_bounded(header.path, MAX_HEADER, header.label)
     if data[:4] != ELFMAG:
         why = explain_not_elf(data, header.label)
@@ -205,9 +208,8 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
     outside = [(i, ph) for i, ph in loads if ph.offset + ph.filesz > hlen]
     check_loads(outside, hlen, label, policy)
     used: set[int] = set()
-    pieces: list[Piece] = [Piece(0, hlen, data=data)]
+    laid: list[Laid] = []
     placements: list[Placement] = []
-    end = hlen
     for i, ph in loads:
         what = f"PT_LOAD {i} (0x{ph.paddr:x}, {ph.filesz} bytes)"
         sec = names.get(ph.offset, [])
@@ -222,17 +224,27 @@ def _downstream(scan: FolderScan, header: Entry, data: bytes, eh: Ehdr, phdrs: l
             if queue:
                 m = (queue[0], 0, "ok" if queue[0].wanted == ph.filesz else "length-mismatch")
         if m is None or m[0].path is None:
-            policy.repairable(f"{what} ({sec[0] if sec else '?'}) is missing: zero-filled at "
-                              "its offset")
+            policy.repairable(f"{what} ({sec[0] if sec else '?'}) is missing: a hole at its "
+                              "offset, reads as zeros")
+            out = hole(ph)  # docs/formats.md#missing-regions
+            laid.append(Laid(i, out))
             placements.append(Placement(i, None if m is None else m[0].label, ph.paddr,
-                                        ph.vaddr, ph.offset, ph.filesz, ph.memsz, "missing"))
+                                        ph.vaddr, ph.offset, out.filesz, ph.memsz, "missing",
+                                        (m[0].hole or "") if m is not None else ""))
         else:
             used.add(id(m[0]))
             count, status, detail = region_status(m[0], ph, m[1], m[2], what, policy)
-            pieces.append(Piece(ph.offset, count, path=m[0].path, src_offset=m[1]))
+            laid.append(Laid(i, ph, Piece(ph.offset, count, path=m[0].path, src_offset=m[1])))
             placements.append(Placement(i, m[0].label, ph.paddr, ph.vaddr, ph.offset,
                                         ph.filesz, ph.memsz, status, detail))
-        end = max(end, ph.offset + ph.filesz)
+    end = reserve(laid, hlen)
+    hdr = bytearray(data)
+    for ld in laid:
+        at = eh.phoff + ld.index * PHDR_SIZE
+        hdr[at : at + PHDR_SIZE] = ld.phdr.pack()
+    for pl in placements:
+        pl.offset = next((ld.phdr.offset for ld in laid if ld.index == pl.index), pl.offset)
+    pieces = [Piece(0, hlen, data=bytes(hdr)), *(ld.piece for ld in laid if ld.piece)]
     info.placements = placements
     _claim([e for e in others if id(e) in used])
     unreferenced = [e for e in others if id(e) not in used and e.cls.kind is RegionKind.KERNEL]

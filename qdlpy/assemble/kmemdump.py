@@ -17,9 +17,10 @@ from qdlpy.formats.coreimage import NMAX
 from qdlpy.formats.elf import EHDR_SIZE, PHDR_SIZE, PT_LOAD, Ehdr, Phdr
 
 from .folder import Entry, FolderScan
+from .holes import Laid, hole, reserve
 from .kelf_notes import fit_header, settle_core_notes
 from .matching import Match, check_loads, match_by_address, region_status
-from .plan import MAX_VMCOREINFO, KernelResult, read_bounded
+from .plan import MAX_VMCOREINFO, KernelResult, open_region, read_bounded
 from .policy import Policy
 from .report import KernelInfo, Placement
 from .vmcoreinfo import MAGIC, kernel_facts, looks_like_vmcoreinfo, parse_vmcoreinfo
@@ -59,9 +60,9 @@ def _head(e: Entry, n: int = len(MAGIC)) -> bytes:
     if e.path is None:
         return b""
     try:
-        with open(e.path, "rb") as f:
+        with open_region(e.path, e.label) as f:
             return f.read(n)
-    except OSError:
+    except (OSError, InputError):
         return b""
 
 
@@ -181,35 +182,34 @@ def _match_by_id_order(loads: list[Load], pool: list[Entry],
 
 def _layout(head: _Header, matched: dict[int, Match],
             policy: Policy) -> tuple[list[Piece], list[Placement], int]:
-    """Every region at its p_offset; a missing one becomes p_filesz = 0 with p_memsz kept
-    (reads as zeros) and later offsets move down by its size (docs/formats.md#missing-regions).
-    Patches ``head.hdr``."""
-    pieces: list[Piece] = []
+    """Every region at its own p_offset; a missing one is a hole there
+    (docs/formats.md#missing-regions), and no other offset moves. Patches ``head.hdr``."""
+    laid: list[Laid] = []
     placements: list[Placement] = []
-    shift, end = 0, head.data_start
     for i, ph in sorted(head.loads, key=lambda t: t[1].offset):
-        new_off = ph.offset - shift
         m = matched.get(i)
         if m is None or m[0].path is None:
             name = None if m is None else m[0].label
-            detail = (f"{name} is listed but not on disk" if name else
-                      "no region with this address") + "; p_filesz set to 0, p_memsz kept"
-            policy.repairable(f"{_what(i, ph)} is missing ({detail})")
-            shift += ph.filesz
-            out = dataclasses.replace(ph, offset=new_off, filesz=0)
-            placements.append(Placement(i, name, ph.paddr, ph.vaddr, new_off, 0, ph.memsz,
-                                        "missing", detail))
-        else:
-            e, skip, how = m
-            count, status, detail = region_status(e, ph, skip, how, _what(i, ph), policy)
-            out = dataclasses.replace(ph, offset=new_off)
-            pieces.append(Piece(new_off, count, path=e.path, src_offset=skip))
-            placements.append(Placement(i, e.label, ph.paddr, ph.vaddr, new_off, ph.filesz,
-                                        ph.memsz, status, detail))
-        if out != ph:
-            at = head.eh.phoff + i * PHDR_SIZE
-            head.hdr[at : at + PHDR_SIZE] = out.pack()
-        end = max(end, out.offset + out.filesz)
+            why = (m[0].hole if m is not None and m[0].hole else "listed but not on disk")
+            detail = (f"{name} is {why}" if name else "no region with this address")
+            policy.repairable(f"{_what(i, ph)} is missing ({detail}): a hole, reads as zeros")
+            out = hole(ph)
+            laid.append(Laid(i, out))
+            placements.append(Placement(i, name, ph.paddr, ph.vaddr, out.offset, out.filesz,
+                                        ph.memsz, "missing", detail))
+            continue
+        e, skip, how = m
+        count, status, detail = region_status(e, ph, skip, how, _what(i, ph), policy)
+        piece = Piece(ph.offset, count, path=e.path, src_offset=skip)
+        laid.append(Laid(i, dataclasses.replace(ph), piece))
+        placements.append(Placement(i, e.label, ph.paddr, ph.vaddr, ph.offset, ph.filesz,
+                                    ph.memsz, status, detail))
+    end = reserve(laid, head.data_start)
+    for ld, pl in zip(laid, placements):
+        pl.offset = ld.phdr.offset
+        at = head.eh.phoff + ld.index * PHDR_SIZE
+        head.hdr[at : at + PHDR_SIZE] = ld.phdr.pack()
+    pieces = [ld.piece for ld in laid if ld.piece is not None]
     return pieces, sorted(placements, key=lambda p: p.index), end
 
 

@@ -14,7 +14,7 @@ from qdlpy.errors import InputError
 from qdlpy.formats.elf import Phdr
 
 from .folder import Entry
-from .plan import MAX_OUTPUT, MAX_PAD
+from .plan import MAX_OUTPUT, MAX_PAD, read_bounded
 from .policy import Policy
 
 __all__ = ["Match", "match_by_address", "check_loads", "region_status"]
@@ -24,12 +24,13 @@ Match = tuple[Entry, int, str]  # (entry, bytes of the file to skip, how it was 
 
 def _same_bytes(entries: list[Entry]) -> bool:
     blobs = set()
+    limit = 64 * 1024 * 1024
     for e in entries:
-        if e.path is None or (e.size or 0) > 64 * 1024 * 1024:
+        if e.path is None or (e.size or 0) > limit:
             return False
         try:
-            blobs.add(e.path.read_bytes())
-        except OSError:
+            blobs.add(read_bounded(e.path, limit, e.label))
+        except InputError:
             return False
     return len(blobs) == 1
 
@@ -113,9 +114,6 @@ def region_status(e: Entry, ph: Phdr, skip: int, how: str, what: str,
     if ph.filesz - count > MAX_PAD:
         raise InputError(f"{what} wants {ph.filesz} bytes but {e.label} has {e.size}: "
                          "corrupt header")
-    if e.status not in ("complete", "ok"):
-        policy.repairable(f"{e.label}: the manifest says '{e.status}'; its bytes are used as "
-                          "they are")
     if how == "misaligned":
         detail = (f"p_paddr 0x{ph.paddr:x} is not 4-byte aligned; {e.label} starts at "
                   f"0x{ph.paddr & ~3:x}: dropped its first {skip} bytes, zero-filled the last "

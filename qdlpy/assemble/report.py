@@ -7,7 +7,7 @@ import shlex
 from typing import Any
 
 __all__ = ["Placement", "OutputFile", "KernelInfo", "AssembleReport", "InspectReport",
-           "next_commands", "hexs"]
+           "Hole", "next_commands", "hexs"]
 
 
 def hexs(v: int | None) -> str | None:
@@ -32,6 +32,25 @@ class Placement:
         return {"index": self.index, "filename": self.filename, "paddr": hexs(self.paddr),
                 "vaddr": hexs(self.vaddr), "offset": self.offset, "filesz": self.filesz,
                 "memsz": self.memsz, "status": self.status, "detail": self.detail}
+
+
+@dataclasses.dataclass
+class Hole:
+    """A region an output ELF holds no bytes of: its PT_LOAD reads as zeros
+    (docs/formats.md#missing-regions)."""
+
+    elf: str  # the output ELF
+    kind: str  # "kernel" or the group
+    index: int  # program header index
+    filename: str | None  # the region's file, when the table lists one
+    paddr: int
+    size: int  # bytes of address space that read as zeros
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"elf": self.elf, "kind": self.kind, "index": self.index,
+                "filename": self.filename, "paddr": hexs(self.paddr), "size": self.size,
+                "reason": self.reason}
 
 
 @dataclasses.dataclass
@@ -128,6 +147,7 @@ class AssembleReport:
     groups: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     warnings: list[str] = dataclasses.field(default_factory=list)
     next_commands: list[str] = dataclasses.field(default_factory=list)
+    holes: list[Hole] = dataclasses.field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -138,6 +158,7 @@ class AssembleReport:
             "status": self.status, "folder": self.folder, "address_source": self.address_source,
             "output": self.output, "outputs": [o.to_dict() for o in self.outputs],
             "kernel": None if self.kernel is None else self.kernel.to_dict(),
+            "holes": [h.to_dict() for h in self.holes],
             "groups": {k: list(v) for k, v in self.groups.items()},
             "warnings": list(self.warnings), "next_commands": list(self.next_commands),
         }

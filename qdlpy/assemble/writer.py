@@ -9,9 +9,12 @@ Region bytes move kernel-side (``os.copy_file_range``, else ``os.sendfile``, els
 (temporary file in the target folder, fsync, rename, folder fsync), so a failure never
 leaves a half-written ELF under the real name.
 
-What may be replaced (``check_target``): an existing ELF core (a previous qdlpy output, so
-re-running assemble on a folder works); anything else only with ``force``; never an input
-file nor any other file of the dump folder, with or without ``force``.
+What may be replaced (``check_target``, docs/formats.md#what-may-be-replaced): never an input
+file, a region file or another file of the dump folder, with or without ``force``; in the
+dump folder an ELF core only when it is qdlpy's output (the default names, or an output the
+manifest records), else with ``force``; outside it an existing ELF core (a previous output);
+anything else only with ``force``. A symbolic link at a target is never written through:
+it is refused, or with ``force`` replaced itself.
 """
 
 from __future__ import annotations
@@ -19,16 +22,23 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from qdlpy.atomic_write import atomic_file, output_error
-from qdlpy.errors import InputError, OutputError
+from qdlpy.errors import OutputError
 from qdlpy.formats.addresses import ADDRESS_FILES
+
+from .regionfile import open_fd
+from .report import Hole
 
 __all__ = ["Piece", "OutputPlan", "write_plan", "check_target"]
 
 _CHUNK = 8 * 1024 * 1024
 _ET_CORE = 4
+_REGION_SUFFIXES = (".bin", ".part", ".tmp")
+_FOLDER_FILES = frozenset(("manifest.json", "dump_info.txt", "table.bin", "qdlpy.log",
+                           "load.cmm"))
 
 
 @dataclasses.dataclass
@@ -49,6 +59,7 @@ class OutputPlan:
     size: int
     pieces: list[Piece]
     regions: int = 0
+    holes: list[Hole] = dataclasses.field(default_factory=list)
 
 
 def _copy_range(src: int, dst: int, length: int, src_off: int, dst_off: int) -> None:
@@ -83,40 +94,84 @@ def _copy_range(src: int, dst: int, length: int, src_off: int, dst_off: int) -> 
 
 def _is_elf_core(path: Path) -> bool:
     try:
-        with open(path, "rb") as f:
-            head = f.read(18)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        head = os.pread(fd, 18, 0)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return len(head) == 18 and head[:4] == b"\x7fELF" and head[5] == 1 and head[16] == _ET_CORE
 
 
 def _inside(path: Path, folders: list[Path]) -> bool:
     try:
-        parent = path.resolve().parent
+        parent = path.parent.resolve()
         return any(parent == f.resolve() for f in folders)
     except OSError:
         return False
 
 
-def check_target(target: Path, inputs: list[Path], *, folder: Path | None = None,
-                 force: bool = False) -> None:
-    """OutputError unless ``target`` may be (re)written; see the module docstring."""
-    if not target.exists() and not target.is_symlink():
-        return
-    for p in inputs:
+def _region_like(name: str) -> bool:
+    """A name only region files and qdlpy pull's own files have in a dump folder."""
+    low = name.lower()
+    return low.endswith(_REGION_SUFFIXES) or low in _FOLDER_FILES
+
+
+def _same_as_any(target: Path, paths: Collection[Path]) -> bool:
+    for p in paths:
         try:
-            if p.exists() and os.path.samefile(p, target):
-                what = ("the dump's input address file" if p.name.lower() in ADDRESS_FILES
-                        else "one of the input region files")
-                raise OutputError(f"{target} is {what}; refusing to overwrite it",
-                                  hint="choose another -o FILE")
+            if os.path.samefile(p, target):
+                return True
         except OSError:
             continue
+    return False
+
+
+def _check_inputs(target: Path, inputs: list[Path]) -> None:
+    for p in inputs:
+        try:
+            same = p.exists() and os.path.samefile(p, target)
+        except OSError:
+            continue
+        if same:
+            what = ("the dump's input address file" if p.name.lower() in ADDRESS_FILES
+                    else "one of the input region files")
+            raise OutputError(f"{target} is {what}; refusing to overwrite it",
+                              hint="choose another -o FILE")
+
+
+def check_target(target: Path, inputs: list[Path], *, folder: Path | None = None,
+                 force: bool = False, own: Collection[Path] = ()) -> None:
+    """OutputError unless ``target`` may be (re)written; see the module docstring.
+    ``own``: the paths in the dump folder that are qdlpy's outputs (replaced freely)."""
+    if not os.path.lexists(target):
+        return
+    _check_inputs(target, inputs)
+    if target.is_symlink():
+        if not force:
+            raise OutputError(f"{target} is a symbolic link (to {os.readlink(target)}); qdlpy "
+                              "never writes through a link",
+                              hint="remove the link or choose another -o FILE; --force "
+                                   "replaces the link itself (what it points to is kept)")
+        return
     if target.is_dir():
         raise OutputError(f"{target} is a directory", hint="give -o a file name")
+    in_folder = folder is not None and _inside(target, [folder, folder / "regions"])
+    if in_folder and _region_like(target.name):
+        raise OutputError(f"{target} is a region file of the dump folder (or one of qdlpy "
+                          "pull's own files); refusing to overwrite it",
+                          hint="choose another -o FILE")
     if _is_elf_core(target):
-        return  # a previous assemble output (or another core): replacing it is the point
-    if folder is not None and _inside(target, [folder, folder / "regions"]):
+        if not in_folder or force or _same_as_any(target, own):
+            return  # a previous output: replacing it is the point
+        raise OutputError(f"{target} is an ELF core in the dump folder that qdlpy did not "
+                          "write (neither a default output nor listed in manifest.json); "
+                          "refusing to replace it",
+                          hint="choose another -o FILE, or add --force to replace it")
+    if in_folder:
         raise OutputError(f"{target} is a file of the dump folder and not an ELF core; "
                           "refusing to overwrite it", hint="choose another -o FILE")
     if not force:
@@ -132,10 +187,7 @@ def _write_pieces(fd: int, plan: OutputPlan) -> None:
             os.pwrite(fd, piece.data[: piece.length], piece.offset)
             continue
         assert piece.path is not None
-        try:
-            src = os.open(piece.path, os.O_RDONLY)
-        except OSError as exc:
-            raise InputError(f"cannot read {piece.path}: {exc.strerror or exc}") from exc
+        src = open_fd(piece.path, piece.path.name)
         try:
             _copy_range(src, fd, piece.length, piece.src_offset, piece.offset)
         finally:
@@ -143,14 +195,17 @@ def _write_pieces(fd: int, plan: OutputPlan) -> None:
     os.ftruncate(fd, plan.size)
 
 
-def write_plan(plan: OutputPlan, inputs: list[Path]) -> None:
+def write_plan(plan: OutputPlan, inputs: list[Path], *, beneath: Path | None = None) -> None:
     """Write ``plan`` atomically; refuses to replace any of ``inputs`` (callers run
-    ``check_target`` on every output first, so nothing is written when one is refused)."""
+    ``check_target`` on every output first, so nothing is written when one is refused).
+    ``beneath``: the dump folder when the output is inside it (no link below it is
+    followed, qdlpy.atomic_write)."""
     target = plan.path
     check_target(target, inputs, force=True)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(target) as fd:
+        if beneath is None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(target, beneath=beneath) as fd:
             _write_pieces(fd, plan)
     except OSError as exc:
         raise output_error(exc, target) from exc

@@ -22,6 +22,7 @@ from qdlpy.errors import InputError
 
 from . import dumpinfo, loadcmm, manifest
 from .entries import SourceEntry, read_text
+from .names import UnsafeName
 
 __all__ = ["AddressFile", "SOURCES", "ADDRESS_FILES", "read_address_file"]
 
@@ -53,7 +54,9 @@ def read_address_file(locate: Callable[[str], Path | None],
     """The first usable address file, or None when the folder has none.
 
     ``locate(name)``: the path of that file in the folder, or None when absent.
-    Skipped files and values that do not fit are reported in ``warnings``.
+    Skipped files and values that do not fit are reported in ``warnings``. A file that
+    names a region file outside the folder raises UnsafeName (it is not skipped: the next
+    source would silently describe another dump).
     """
     for source, name in SOURCES:
         path = locate(name)
@@ -61,6 +64,8 @@ def read_address_file(locate: Callable[[str], Path | None],
             continue
         try:
             rows = _read(source, path, warnings)
+        except UnsafeName:
+            raise  # a name that leaves the folder is refused, never skipped over
         except InputError as exc:
             warnings.append(f"{path.name} ignored: {exc.message}")
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .entries import EntryLike, SourceEntry, as_u64, parse_int
+from .names import member_name
 
 __all__ = ["NAME", "write_dump_info", "parse_dump_info"]
 
@@ -30,14 +31,20 @@ def write_dump_info(entries: Iterable[EntryLike]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _line_entry(tokens: list[str], where: str, warnings: list[str] | None) -> SourceEntry | None:
+def _line_entry(tokens: list[str], line: str, warnings: list[str] | None) -> SourceEntry | None:
+    """The entry of one line split into ``tokens``; ``line`` says where ("dump_info.txt
+    line 3") in messages."""
     try:
         save_pref, base, length = (parse_int(t) for t in tokens[:3])
     except ValueError:
         return None
     if base < 0 or length < 0:
         return None
-    return SourceEntry(filename=tokens[-1], description=" ".join(tokens[3:-1]),
+    # A line that is an entry names a file of the folder: one rule for every reader
+    # (docs/formats.md#names-and-links); lines that are not entries were skipped above.
+    filename = member_name(tokens[-1], source=line)
+    where = f"{line} ({filename}):"
+    return SourceEntry(filename=filename, description=" ".join(tokens[3:-1]),
                        base=as_u64(base, f"{where} base", warnings),
                        length=as_u64(length, f"{where} length", warnings),
                        save_pref=save_pref)
@@ -46,13 +53,14 @@ def _line_entry(tokens: list[str], where: str, warnings: list[str] | None) -> So
 def parse_dump_info(text: str, warnings: list[str] | None = None, *,
                     name: str = NAME) -> list[SourceEntry]:
     """Entries of a dump_info.txt; lines that do not parse (headers, comments) are skipped.
-    A base or length over 64 bits becomes unknown, with a warning naming ``name`` and line."""
+    A base or length over 64 bits becomes unknown, with a warning naming ``name`` and line.
+    An entry whose file name is not a plain member of the folder raises UnsafeName."""
     out: list[SourceEntry] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         tokens = line.split()
         if len(tokens) < 4 or tokens[0].startswith(("#", ";")):
             continue
-        entry = _line_entry(tokens, f"{name} line {lineno} ({tokens[-1]}):", warnings)
+        entry = _line_entry(tokens, f"{name} line {lineno}", warnings)
         if entry is not None:
             out.append(entry)
     return out

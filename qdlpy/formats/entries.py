@@ -30,6 +30,8 @@ class SourceEntry:
     length: int | None
     save_pref: int = 1
     status: str = "complete"
+    sha256: str | None = None  # of the complete file, when the source records it (manifest)
+    device_name: str | None = None  # the name the device's table gave, when not ``filename``
 
 
 class EntryLike(Protocol):

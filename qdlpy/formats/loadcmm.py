@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 
 from .entries import EntryLike, SourceEntry, as_u64, parse_int
+from .names import member_name
 
 __all__ = ["NAME", "write_load_cmm", "parse_load_cmm"]
 
@@ -37,7 +38,8 @@ def write_load_cmm(entries: Iterable[EntryLike]) -> str:
 
 def parse_load_cmm(text: str, warnings: list[str] | None = None, *,
                    name: str = NAME) -> list[SourceEntry]:
-    """(file name, address) pairs of a load.cmm; lengths are unknown (None)."""
+    """(file name, address) pairs of a load.cmm; lengths are unknown (None). The last
+    component of each file name must be a plain member of the folder (else UnsafeName)."""
     out: list[SourceEntry] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         m = _LOAD_LINE.match(line)
@@ -45,6 +47,7 @@ def parse_load_cmm(text: str, warnings: list[str] | None = None, *,
             continue
         fname = m.group("file").strip('"')
         fname = re.split(r"[\\/]", fname)[-1]  # scripts may prefix a path or a &macro
+        fname = member_name(fname, source=f"{name} line {lineno}")
         try:
             base = as_u64(parse_int(m.group("addr")),
                           f"{name} line {lineno} ({fname}): address", warnings)

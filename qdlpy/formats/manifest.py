@@ -26,10 +26,11 @@ from qdlpy.atomic_write import write_atomic
 from qdlpy.errors import InputError
 
 from .entries import SourceEntry, as_u64, parse_int, read_text
+from .names import member_name
 
 __all__ = ["Manifest", "RegionRecord", "DamagedManifest", "SCHEMA", "NAME", "read_entries",
-           "utcnow", "PENDING", "COMPLETE", "PARTIAL", "FAILED", "SKIPPED", "REGION_STATES",
-           "PULL_STATES"]
+           "recorded_outputs", "utcnow", "PENDING", "COMPLETE", "PARTIAL", "FAILED", "SKIPPED",
+           "REGION_STATES", "PULL_STATES"]
 
 SCHEMA = "qdlpy.pull/1"
 NAME = "manifest.json"
@@ -300,14 +301,36 @@ def _non_negative(value: object) -> int | None:
     return None
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _sha256(value: object) -> str | None:
+    """A recorded sha256: 64 hex digits, else nothing to check against."""
+    if isinstance(value, str) and len(value) == 64:
+        try:
+            bytes.fromhex(value)
+        except ValueError:
+            return None
+        return value.lower()
+    return None
+
+
 def _entry(item: object, where: str, warnings: list[str] | None) -> SourceEntry | None:
+    """One region object; None (with a warning) when it has no file name at all. A file
+    name that is not a plain member of the folder raises UnsafeName
+    (docs/formats.md#names-and-links)."""
     if not isinstance(item, dict):
         return None
     filename = item.get("filename")
-    if not isinstance(filename, str) or not filename:
+    if filename is None or filename == "":
+        if warnings is not None:
+            warnings.append(f"{where} has no file name; skipped")
         return None
+    filename = member_name(filename, source=where)
     desc, status = item.get("description"), item.get("status")
     save_pref = _non_negative(item.get("save_pref"))
+    raw = _text(item.get("raw_filename"))
     where = f"{where} ({filename}):"
     return SourceEntry(
         filename=filename,
@@ -316,13 +339,16 @@ def _entry(item: object, where: str, warnings: list[str] | None) -> SourceEntry 
         length=as_u64(_non_negative(item.get("length")), f"{where} length", warnings),
         save_pref=1 if save_pref is None else save_pref,
         status=status if isinstance(status, str) else COMPLETE,
+        sha256=_sha256(item.get("sha256")),
+        device_name=raw if raw and raw != filename else None,
     )
 
 
 def read_entries(path: Path, warnings: list[str] | None = None) -> list[SourceEntry]:
     """The region list of a manifest, tolerantly: only ``regions`` is required, unknown keys
     and malformed region objects are skipped. A base or length over 64 bits becomes unknown,
-    with a warning naming the file and the region. InputError when there is no list."""
+    with a warning naming the file and the region. InputError when there is no list;
+    UnsafeName when a region's file name is not a plain member of the folder."""
     try:
         doc = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
@@ -336,3 +362,20 @@ def read_entries(path: Path, warnings: list[str] | None = None) -> list[SourceEn
         if entry is not None:
             out.append(entry)
     return out
+
+
+def recorded_outputs(path: Path) -> list[str]:
+    """The ELF paths an earlier assembly recorded in the manifest's ``elf`` report
+    (``output`` and each ``outputs[].path``); empty when there are none or the file cannot
+    be read."""
+    try:
+        doc = json.loads(read_text(path))
+    except (InputError, ValueError):
+        return []
+    elf = doc.get("elf") if isinstance(doc, dict) else None
+    if not isinstance(elf, dict):
+        return []
+    outputs = elf.get("outputs")
+    paths = [o.get("path") for o in outputs if isinstance(o, dict)] if isinstance(
+        outputs, list) else []
+    return [p for p in [elf.get("output"), *paths] if isinstance(p, str) and p]

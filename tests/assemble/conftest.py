@@ -57,7 +57,7 @@ def need_tool(name: str) -> str:
     """Path of an external tool; skipped outside CI when absent, a failure in CI."""
     path = shutil.which(name)
     if path is None:
-        package = "binutils" if name == "readelf" else name
+        package = {"readelf": "binutils", "vmcore-dmesg": "kexec-tools"}.get(name, name)
         msg = f"{name} is not installed (apt-get install {package})"
         if IN_CI:
             pytest.fail(f"CI must provide {name}: {msg}")

@@ -287,5 +287,7 @@ def test_partial_download_in_manifest(make_folder: MakeFolder) -> None:
     (folder / "manifest.json").write_text(json.dumps(doc))
     report = assemble(folder)
     assert any("'partial'" in w for w in report.warnings)
+    # the file's bytes are not taken for the region: it is a hole, as if absent
+    assert (folder / "minidump.elf").read_bytes() == s.without_file(25).expected()
     with pytest.raises(InputError, match="partial"):
         assemble(folder, strict=True)

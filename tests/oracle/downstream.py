@@ -8,7 +8,7 @@ the banner. Region ``k`` is section ``4 + k`` and PT_LOAD ``1 + k``, with ``p_va
 from the end of the buffer. A name registered twice gets seq_num 1 the second time.
 
 The expected ELF is the header region followed by every region's bytes at its offset; a
-missing region is zeros there.
+missing region is a hole: zeros there, and its PT_LOAD's flags 0 (the mark of a hole).
 """
 
 from __future__ import annotations
@@ -70,12 +70,20 @@ class DownstreamSet(RegionSet):
 
     def expected(self) -> bytes:
         files = self.files()
-        parts = [self.header]
-        for r in self.regions:
+        header = bytearray(self.header)
+        parts = []
+        for k, r in enumerate(self.regions):
             data = files.get(r.key)
             size = len(r.data)
             parts.append(bytes(size) if data is None else data[:size].ljust(size, b"\0"))
-        return b"".join(parts)
+            if data is None:  # p_flags of PT_LOAD 1 + k
+                at = self.phoff + (1 + k) * PHDR_SIZE + 4
+                header[at : at + 4] = bytes(4)
+        return bytes(header) + b"".join(parts)
+
+    @property
+    def phoff(self) -> int:
+        return int.from_bytes(self.header[32:40], "little")
 
 
 def _string_table(names: list[str]) -> tuple[bytes, list[int]]:

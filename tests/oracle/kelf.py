@@ -102,10 +102,11 @@ def build_kelf(machine: int, prstatus_size: int, vmcoreinfo_len: int, slots: Seq
 
 
 def set_load(buf: bytearray, index: int, *, offset: int, slot: Slot,
-             filesz: int | None = None) -> None:
+             filesz: int | None = None, flags: int = PF_RW) -> None:
     """Write program header ``index`` as a PT_LOAD for ``slot`` at file ``offset``;
-    ``filesz`` overrides the file size (``p_memsz`` stays the slot's)."""
+    ``filesz`` overrides the file size (``p_memsz`` stays the slot's), ``flags`` the R|W
+    flags (an assembler marks a hole with 0)."""
     at = EHDR_SIZE + index * PHDR_SIZE
     buf[at : at + PHDR_SIZE] = phdr(PT_LOAD, offset, slot.filesz if filesz is None else filesz,
-                                    flags=PF_RW, vaddr=slot.va, paddr=slot.pa, memsz=slot.filesz)
+                                    flags=flags, vaddr=slot.va, paddr=slot.pa, memsz=slot.filesz)
 

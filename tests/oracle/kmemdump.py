@@ -7,9 +7,10 @@ header, :mod:`.kelf`), ``md_Kvmcorein2`` (the vmcoreinfo text, zero padded to a 
 The expected assembled ELF is the header region, then the vmcoreinfo bytes, then every
 PT_LOAD's bytes at its ``p_offset``. For a damaged set the rules are:
 
-* a region that is missing (no table entry, or no file): its PT_LOAD gets ``p_filesz`` 0,
-  ``p_memsz`` kept, and every later PT_LOAD moves down by its size (no data is shifted
-  under another header);
+* a region that is missing (no table entry, no file, or a file that must not be used): a
+  hole. Its PT_LOAD keeps its offset and sizes, its ``[p_offset, p_offset + p_memsz)`` holds
+  zeros, and its flags are 0 (no R, no W: the mark of a hole). Every consumer that reads the
+  address reads zeros, and none reads another region's bytes there; no other PT_LOAD moves;
 * a file shorter than ``p_filesz`` is zero padded, a longer one cut;
 * a region whose physical address is not 4-byte aligned was dumped by firmware from the
   address rounded down: its file starts ``pa & 3`` bytes early, so those bytes are dropped
@@ -24,9 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import struct
 from collections.abc import Sequence
 
-from .elf64 import align4
+from . import printk, readers
+from .elf64 import PF_RW, align4
 from .extras import minidump_extras, pattern
 from .folder import TableEntry
 from .kelf import PRPSINFO_SIZE, Slot, build_kelf, core_notes, layout, set_load
@@ -135,12 +138,13 @@ class Load:
 
 @dataclasses.dataclass(frozen=True)
 class Placed:
-    """A PT_LOAD of the expected ELF: where its bytes are and what they are (empty when the
-    region is missing: ``p_filesz`` 0, ``p_memsz`` still the load's size)."""
+    """A PT_LOAD of the expected ELF: where its bytes are and what they are (zeros when the
+    region is missing: a hole)."""
 
     load: Load
     offset: int
     data: bytes
+    hole: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,11 +194,16 @@ class KernelSet(RegionSet):
         for ld in self.loads:
             data = files.get(ld.region_id)
             if data is None:
-                out.append(Placed(ld, offset, b""))
-                continue
-            out.append(Placed(ld, offset, data[ld.pa & 3 :][: ld.filesz].ljust(ld.filesz, b"\0")))
+                out.append(Placed(ld, offset, bytes(ld.filesz), hole=True))
+            else:
+                out.append(Placed(ld, offset,
+                                  data[ld.pa & 3 :][: ld.filesz].ljust(ld.filesz, b"\0")))
             offset += ld.filesz
         return out
+
+    def holes(self) -> list[Load]:
+        """The PT_LOADs a correct assembler leaves as holes, in program-header order."""
+        return [p.load for p in self.expected_loads() if p.hole]
 
     def expected_vmcoreinfo(self) -> bytes:
         """The VMCOREINFO descriptor of the expected ELF (zeros when the region is missing)."""
@@ -206,7 +215,8 @@ class KernelSet(RegionSet):
         header = bytearray(self.header(repair=repair))
         placed = self.expected_loads()
         for index, p in enumerate(placed, start=1):
-            set_load(header, index, offset=p.offset, slot=p.load.slot, filesz=len(p.data))
+            set_load(header, index, offset=p.offset, slot=p.load.slot, filesz=len(p.data),
+                     flags=0 if p.hole else PF_RW)
         return bytes(header) + self.expected_vmcoreinfo() + b"".join(p.data for p in placed)
 
     def id_order_concat(self) -> bytes:
@@ -217,11 +227,12 @@ class KernelSet(RegionSet):
         return b"".join(r.data or b"" for r in rows)
 
 
-def _vmcoreinfo(arch: Arch, release: str, symbols: dict[str, int]) -> bytes:
+def _vmcoreinfo(arch: Arch, release: str, symbols: dict[str, int],
+                extra: Sequence[str] = ()) -> bytes:
     """KEY=value lines; the length is kept off a multiple of 4 so the padding is exercised."""
     lines = [f"OSRELEASE={release}", "PAGESIZE=4096"]
     lines += [f"SYMBOL({name})={va:x}" for name, va in sorted(symbols.items())]
-    lines += ["OFFSET(uts_namespace.name)=4", "SIZE(mem_section)=16"]
+    lines += ["OFFSET(uts_namespace.name)=4", "SIZE(mem_section)=16", *extra]
     if arch.name == "arm64":
         lines += ["NUMBER(VA_BITS)=48",
                   f"NUMBER(kimage_voffset)=0x{arch.image_va - arch.image_pa:x}",
@@ -249,6 +260,11 @@ def _contents(region_id: int, label: str, size: int, release: str, arch: Arch) -
         data[:8] = b"IKCFG_ST"
         data[size - 8 : size] = b"IKCFG_ED"
     return bytes(data)
+
+
+def _special(data: bytes | None, size: int) -> bytes | None:
+    """A region's contents given by :func:`_for_readers`, zero padded to its PT_LOAD size."""
+    return None if data is None else data.ljust(align4(size), b"\0")[: align4(size)]
 
 
 def _place(arch: Arch, specs: Sequence[tuple[int, str, int, str]],
@@ -282,9 +298,44 @@ def _file_of(ld: Load) -> bytes:
     return bytes([_JUNK] * skip) + ld.data[: ld.filesz - skip]
 
 
+def _for_readers(model: Arch, placed: list[tuple[int, str, int, int, int]],
+                 symbols: dict[str, int]) -> tuple[dict[str, bytes], list[str]]:
+    """Contents that make dmesg readers and page-table walkers work (:mod:`.readers`):
+    the printk ring in its regions and, on x86_64, page tables as three more regions
+    (appended to ``placed``). Returns (label -> contents, extra VMCOREINFO lines)."""
+    vas = {label: v for _, label, _, _, v in placed}
+    ring = readers.ring_for(vas["prb_descs"], vas["prb_infos"], vas["prb_data"])
+    contents = {"printk_rb_dynamic": ring.ringbuffer, "prb_descs": ring.descs,
+                "prb_infos": ring.infos, "prb_data": ring.data,
+                "prb": struct.pack("<Q", vas["printk_rb_dynamic"])}
+    extra = printk.vmcoreinfo_lines()
+    if model.name == "x86_64":
+        top = max(pa + size for _, _, size, pa, v in placed if v >= readers.START_KERNEL_MAP)
+        next_id = max(rid for rid, *_ in placed) + 1
+        ranges = [(pa, size) for _, _, size, pa, _ in placed]
+        for k, (label, pa, data) in enumerate(readers.x86_64_memory(ranges,
+                                                                   (top + 0xFFF) & ~0xFFF)):
+            va = model.va_image(pa) if pa < 1 << 30 else model.va_linear(pa)
+            placed.append((next_id + k, label, len(data), pa, va))
+            contents[label] = data
+            if label in ("init_top_pgt", "mem_map"):
+                symbols[label] = va
+        symbols["swapper_pg_dir"] = symbols["init_top_pgt"]  # the generic name of the PGD
+        extra += readers.x86_64_vmcoreinfo()
+    else:  # an empty top-level table: nothing mapped, but drgn needs one to open the core
+        top = max(pa + size for _, _, size, pa, v in placed if v >= model.image_va)
+        pa = (top + 0xFFF) & ~0xFFF
+        placed.append((max(rid for rid, *_ in placed) + 1, "swapper_pg_dir", 4096, pa,
+                       model.va_image(pa)))
+        contents["swapper_pg_dir"] = bytes(4096)
+        symbols["swapper_pg_dir"] = model.va_image(pa)
+    return contents, extra
+
+
 def build(arch: str = "arm64", *, numbering: str = "kmemdump", reregister: int | None = None,
           misaligned: bool = False, long_names: bool = False, corrupt_notes: bool = False,
-          encrypted: bool = False, extra_dynamic: Sequence[int] = ()) -> KernelSet:
+          encrypted: bool = False, extra_dynamic: Sequence[int] = (),
+          for_readers: bool = False) -> KernelSet:
     """A kmemdump set.
 
     ``numbering``: ``kmemdump`` (v2 ids, gap at 48/49) or ``meminspect`` (v3 ids).
@@ -294,6 +345,8 @@ def build(arch: str = "arm64", *, numbering: str = "kmemdump", reregister: int |
     characters of each name, so firmware's 15-character cap cuts names and ids.
     ``corrupt_notes``: random bytes over both CORE notes. ``encrypted``: every kernel file is
     ciphertext. ``extra_dynamic``: sizes of more dynamic regions (benchmarks).
+    ``for_readers``: a real printk ring (and on x86_64 page tables), so that vmcore-dmesg and
+    makedumpfile can read the set (:mod:`.readers`).
     """
     model = ARCHES[arch]
     specs = list(_KMEMDUMP if numbering == "kmemdump" else _MEMINSPECT)
@@ -304,8 +357,10 @@ def build(arch: str = "arm64", *, numbering: str = "kmemdump", reregister: int |
                if label in ("init_uts_ns", "linux_banner", "mem_section", "prb")}
     symbols["_stext"] = model.image_va + 0x10000
     release = f"6.1.0-oracle-{arch}"
-    vmcoreinfo = _vmcoreinfo(model, release, symbols)
-    loads = [Load(rid, label, pa, va, _contents(rid, label, size, release, model))
+    special, extra = _for_readers(model, placed, symbols) if for_readers else ({}, [])
+    vmcoreinfo = _vmcoreinfo(model, release, symbols, extra)
+    loads = [Load(rid, label, pa, va, _special(special.get(label), size)
+                  or _contents(rid, label, size, release, model))
              for rid, label, size, pa, va in placed]
     if reregister is not None:
         moved = next(ld for ld in loads if ld.region_id == reregister)

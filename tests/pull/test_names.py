@@ -47,27 +47,33 @@ def check_saved_inside(out: Path, manifest: dict[str, object], contents: dict[in
 
 # ---- through the CLI: a dir: scenario replaying a folder with hostile names -------------
 
-# (dump_info.txt cannot be one of them: the dir: scenario reads its index from that file.)
+# The dir: scenario reads files by the member-name rule, like assemble; the names it
+# serves are the manifest's raw_filename (what the device called each region).
 DIR_NAMES = ["../../etc/x", "a/b", "manifest.json", "qdlpy.log", "table.bin",
-             "dup.bin", "DUP.BIN", "x.part", "minidump.elf"]
+             "dup.bin", "DUP.BIN", "x.part", "minidump.elf", "dump_info.txt"]
 
 
 def make_hostile_source(root: Path) -> tuple[Path, dict[int, bytes]]:
-    """root/d1/src holds dump_info.txt naming files by hostile relative paths."""
+    """root/d1/src holds a manifest whose regions the device named by hostile paths."""
     src = root / "d1" / "src"
-    (src / "a").mkdir(parents=True)
+    src.mkdir(parents=True)
     (root / "etc").mkdir()
-    lines, contents = [], {}
+    regions, contents = [], {}
     for i, name in enumerate(DIR_NAMES):
         data = bytes([0x41 + i]) * (100 + 10 * i)
-        (src / name).write_bytes(data)
-        lines.append(f"1 0x{0x1000_0000 + i * 0x1_0000:08X} {len(data)} R{i} {name}")
+        (src / f"r{i}.bin").write_bytes(data)
+        regions.append({"filename": f"r{i}.bin", "raw_filename": name, "description": f"R{i}",
+                        "base": f"0x{0x1000_0000 + i * 0x1_0000:x}", "length": len(data),
+                        "save_pref": 1, "status": "complete"})
         contents[i] = data
-    # The same file listed twice (a second table entry with the same name).
+    # The same name served twice (a second table entry with the same name).
     i = len(DIR_NAMES)
-    lines.append(f"1 0x{0x1000_0000 + i * 0x1_0000:08X} 100 again dup.bin")
-    contents[i] = (src / "dup.bin").read_bytes()[:100]
-    (src / "dump_info.txt").write_text("\n".join(lines) + "\n")
+    regions.append({"filename": "r5.bin", "raw_filename": "dup.bin", "description": "again",
+                    "base": f"0x{0x1000_0000 + i * 0x1_0000:x}", "length": 100,
+                    "save_pref": 1, "status": "complete"})
+    contents[i] = (src / "r5.bin").read_bytes()[:100]
+    (src / "manifest.json").write_text(json.dumps({"schema": "qdlpy.pull/1",
+                                                   "regions": regions}))
     return src, contents
 
 
@@ -81,7 +87,7 @@ def test_hostile_names_from_a_dir_scenario(tmp_path: Path) -> None:
     # Nothing appeared anywhere but in DIR, and nothing outside DIR changed.
     outside = {p for p in tree(tmp_path) - before if not p.startswith("out")}
     assert outside == set()
-    assert (tmp_path / "etc" / "x").read_bytes() == contents[0]
+    assert not (tmp_path / "etc" / "x").exists()
     m = load_manifest(out)
     assert doc["regions"] == m["regions"]
     served = [*DIR_NAMES, "dup.bin", "load.cmm"]
@@ -89,7 +95,7 @@ def test_hostile_names_from_a_dir_scenario(tmp_path: Path) -> None:
     contents[len(served) - 1] = (out / "load.cmm").read_bytes()
     check_saved_inside(out, m, contents)
     by_raw = {r["raw_filename"]: r["filename"] for r in m["regions"]}
-    for own in ("manifest.json", "qdlpy.log", "table.bin", "minidump.elf"):
+    for own in ("manifest.json", "qdlpy.log", "table.bin", "minidump.elf", "dump_info.txt"):
         assert by_raw[own] != own  # qdlpy's own files are never taken by a region
     assert not by_raw["x.part"].endswith(".part")
     # qdlpy's own files are still its own.

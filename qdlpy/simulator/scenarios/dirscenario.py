@@ -5,6 +5,12 @@ Addresses come from the folder's address file, chosen as ``qdlpy assemble`` choo
 lengths are the file sizes). The table is served in the order that file lists the regions;
 region bytes are read from disk on demand (constant memory), so a multi-GiB full dump can
 be replayed. A load.cmm in the folder is served last, as XBL does.
+
+The folder is read by the same rules as ``qdlpy assemble`` reads it
+(docs/formats.md#names-and-links): every file name must be a plain member of the folder and
+no file is read through a link that leads outside it. The names *served* are the device's
+own when the folder records them (a manifest's ``raw_filename``), so replaying a pulled
+folder offers the table the device offered, hostile names included.
 """
 
 from __future__ import annotations
@@ -35,13 +41,21 @@ def _file_reader(path: Path, base: int) -> Callable[[int, int], bytes]:
     return read
 
 
+def _member(folder: Path, name: str) -> Path | None:
+    """The file ``name`` of ``folder``, resolved; None when absent. InputError when it is a
+    link that leads outside the folder."""
+    root = os.path.realpath(folder)
+    real = os.path.realpath(os.path.join(root, name))
+    if not (real == root or real.startswith(root.rstrip(os.sep) + os.sep)):
+        raise InputError(f"dir scenario: {name} is a symbolic link to {real}, outside "
+                         f"{folder}; it is not served",
+                         hint="copy the file into the folder instead of linking to it")
+    return Path(real) if os.path.isfile(real) else None
+
+
 def _entries(folder: Path) -> list[SourceEntry]:
-    # Not qdlpy.assemble's folder scan: that one only resolves names safely inside the
-    # folder, while a replayed device must serve whatever names its table lists (hostile
-    # ones included, tests/pull/test_names.py), exactly as a real device would.
     warnings: list[str] = []
-    found = read_address_file(
-        lambda name: folder / name if (folder / name).is_file() else None, warnings)
+    found = read_address_file(lambda name: _member(folder, name), warnings)
     for warning in warnings:
         log.warning("dir scenario: %s", warning)
     if found is None:
@@ -62,11 +76,12 @@ def build(params: dict[str, str], faults: Faults) -> ScenarioBuild:
     for e in _entries(folder):
         if e.filename.lower() == loadcmm.NAME or e.base is None:
             continue
-        path = folder / e.filename
-        if not path.is_file():
+        path = _member(folder, e.filename)
+        if path is None:
             raise InputError(f"dir scenario: {e.filename} is listed but not in {folder}")
         length = e.length if e.length is not None else path.stat().st_size
-        regions.append(SimRegion(e.description or e.filename.rsplit(".", 1)[0], e.filename,
+        served = e.device_name or e.filename
+        regions.append(SimRegion(e.description or served.rsplit(".", 1)[0], served,
                                  e.base, length, generate=_file_reader(path, e.base),
                                  save_pref=e.save_pref))
     if not regions:
