@@ -170,11 +170,17 @@ def _usage_error(exc: click.ClickException, st: output.CliState, args: list[str]
         name = ctx.command.name if ctx is not None and ctx.command is not cli else None
         if name is None:  # the group failed (unknown command...): the command as typed
             name = next((a for a in args if ALIASES.get(a, a) in COMMANDS), None)
-        schema = f"qdlpy.{ALIASES.get(name, name)}/1" if name else "qdlpy/1"
+        schema = _schema_of(ALIASES.get(name, name)) if name else "qdlpy/1"
         hint = f"see `qdlpy {name} --help`" if name else "see `qdlpy --help`"
         err = InvalidArgument(exc.format_message(), hint=hint)
         output.emit_json(output.error_document(schema, err), st)
     exc.show()
+
+
+def _schema_of(command: str) -> str:
+    """The JSON schema a command answers with (its module's SCHEMA)."""
+    module = sys.modules.get(f"qdlpy.cli.commands.{COMMANDS.get(command, '')}")
+    return str(getattr(module, "SCHEMA", f"qdlpy.{command}/1"))
 
 
 def _stdout_closed() -> None:

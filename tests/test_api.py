@@ -14,7 +14,7 @@ def test_pull_and_read_regions_from_the_package(tmp_path: Path) -> None:
     assert not table.table.is64 and table.table.regions[-1].filename == "load.cmm"
     result = qdlpy.pull("sim:fulldump?size=1M", output=tmp_path / "d", after="none")
     assert isinstance(result, qdlpy.PullResult)
-    assert result.status == "complete"
+    assert result.status == "ok"
     assert (tmp_path / "d" / "DDRCS0_0.BIN").stat().st_size == 1 << 20
 
 

@@ -18,9 +18,9 @@ from helpers import qdlpy_command, qdlpy_env, run_qdlpy
 @pytest.mark.parametrize(
     ("args", "schema"),
     [
-        (["pull", "--json", "--no-such-option"], "qdlpy.pull/1"),
+        (["pull", "--json", "--no-such-option"], "qdlpy.pull/2"),
         (["regions", "--json", "--timeout", "soon"], "qdlpy.regions/1"),
-        (["ramdump", "--json", "--chunk-size"], "qdlpy.pull/1"),  # the alias, a missing value
+        (["ramdump", "--json", "--chunk-size"], "qdlpy.pull/2"),  # the alias, a missing value
         (["assemble", "--json"], "qdlpy.assemble/1"),  # a missing argument
         (["pul", "--json"], "qdlpy/1"),  # no such command
     ],

@@ -55,16 +55,15 @@ def describe(event: WatchEvent) -> str | None:
         return (f"{key}: device lost mid-pull ({event.error}); {where} is continued when it "
                 "comes back")
     if event.kind == ev.PULL_FINISHED:
-        if event.status == "complete":
-            return f"{key}: complete: {where}"
+        if event.status == "ok":
+            return f"{key}: pulled: {where}"
         why = f": {event.error}" if event.error else ""
         return f"{key}: pull {event.status} (exit {d['exit_code']}){why}" + \
             (f"; saved so far: {where}" if where else "")
     if event.kind == ev.EXEC_FINISHED:
         return f"{key}: --exec exited with {d['exit_code']} after {d['seconds']:.1f} s"
     if event.kind == ev.WATCH_FINISHED:
-        return (f"watch finished: {d['pulls']} pulls, {d['complete']} complete, "
-                f"{d['failed']} failed")
+        return (f"watch finished: {d['pulls']} pulls, {d['ok']} ok, {d['error']} not")
     return None
 
 
@@ -96,7 +95,7 @@ class LogView:
         line = describe(event)
         if line is None:
             return
-        bad = event.kind == ev.PULL_FINISHED and event.status != "complete"
+        bad = event.kind == ev.PULL_FINISHED and event.status != "ok"
         log.log(logging.WARNING if bad else logging.INFO, "%s", line)
 
 
@@ -158,7 +157,7 @@ class TableView(LogView):
         elif event.kind == ev.PULL_FINISHED:
             row["state"] = str(event.status)
             row["rate"] = row["eta"] = ""
-            if event.status == "complete":
+            if event.status == "ok":
                 row["bytes"] = f"{row.get('total', '')}/{row.get('total', '')}"
         elif event.kind == ev.EXEC_FINISHED:
             row["state"] += f", exec {d['exit_code']}"

@@ -26,7 +26,7 @@ def command(ctx: click.Context, as_json: bool) -> None:
     Exit status: 0 when no check failed (warnings allowed), 4 when a permission
     check failed (udev rule, device node access), 1 when another check failed.
 
-    JSON schema history: qdlpy.doctor/1 has "status" ("ok" or "fail"), "exit_code"
+    JSON schema history: qdlpy.doctor/1 has "status" ("ok" or "error"), "exit_code"
     and "findings": [{"id", "status" (ok|warn|fail|info), "summary", "detail", "fix"}].
     """
     output.start_json(SCHEMA if as_json else None)
@@ -34,7 +34,7 @@ def command(ctx: click.Context, as_json: bool) -> None:
     code = doctor_api.exit_code(findings)
     if as_json:
         output.emit_json(output.document(SCHEMA, {
-            "status": "ok" if code == 0 else "fail",
+            "status": "ok" if code == 0 else "error",
             "exit_code": code,
             "findings": [f.to_dict() for f in findings],
         }))

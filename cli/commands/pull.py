@@ -14,9 +14,10 @@ from qdlpy.cli.options import device_options, json_option, parse_size_option, pr
 from qdlpy.cli.progress import human, make_progress
 from qdlpy.dump import ElfNotBuilt, PullResult, pull
 from qdlpy.errors import QdlpyError
+from qdlpy.formats.manifest import SCHEMA as MANIFEST_SCHEMA
 from qdlpy.formats.manifest import Manifest
 
-SCHEMA = "qdlpy.pull/1"
+SCHEMA = MANIFEST_SCHEMA  # the JSON summary is the manifest plus the run's figures
 
 
 @click.command("pull")

@@ -77,7 +77,7 @@ def assemble_saved(folder: PullFolder, manifest: Manifest, *,
 def _assemble(folder: PullFolder, manifest: Manifest) -> ElfOutcome:
     from qdlpy.assemble import assemble
 
-    stopped = manifest.status != "complete"
+    stopped = manifest.status != mf.OK
     try:
         folder.check_present()
         report = assemble(folder.path, skip_groups=("fulldump",))

@@ -65,7 +65,7 @@ _NOT_RESUMABLE = (DeviceNak, InputError, OutputExists, FolderLocked)
 
 @dataclasses.dataclass
 class PullResult:
-    """What a pull did; ``to_dict()`` is the ``qdlpy.pull/1`` summary."""
+    """What a pull did; ``to_dict()`` is the ``qdlpy.pull/2`` summary."""
 
     output_dir: Path
     manifest: Manifest
@@ -207,7 +207,7 @@ class _Pull:
     def _already_complete(self) -> PullResult | None:
         """A resume of a finished pull whose files all still match: nothing to do."""
         previous, folder = self.previous, self.folder
-        if previous is None or folder is None or previous.status != "complete":
+        if previous is None or folder is None or previous.status != mf.OK:
             return None
         if any(r.status != mf.COMPLETE or not file_matches(folder, r) for r in previous.regions):
             return None
@@ -229,7 +229,7 @@ class _Pull:
         regions that were left on the device."""
         r = self.request
         previous = self.previous
-        if previous is None or r.include or r.exclude or previous.status == "complete":
+        if previous is None or r.include or r.exclude or previous.status == mf.OK:
             return r.include, r.exclude
         sel = previous.selection
         return tuple(sel.get("include", ())), tuple(sel.get("exclude", ()))
@@ -243,7 +243,7 @@ class _Pull:
         ident = link.transport.identity()
         hello = link.table.hello
         manifest = Manifest(
-            status="running", started=utcnow(), transport=ident.transport,
+            status=mf.RUNNING, started=utcnow(), transport=ident.transport,
             device={**ident.to_dict(), "sahara_version": hello.version, "mode": hello.mode},
             table=table_info(link.table), chunk_size=link.chunk, regions=records,
             selection={"include": list(include), "exclude": list(exclude)},
@@ -318,12 +318,12 @@ class _Pull:
         """A second signal, or one outside the region loop: record it and go."""
         loop = self.loop
         if loop is not None:
-            if loop.manifest.status == "complete":  # only the ELF or the reset was left
+            if loop.manifest.status == mf.OK:  # only the ELF or the reset was left
                 err.hint = (f"every region is saved: `qdlpy assemble {loop.folder.path}` "
                             "builds the ELF")
                 loop.manifest.elf = ElfNotBuilt("error", str(err), err).to_dict()
                 loop.manifest.after = loop.manifest.after or "none"
-                loop.stopped(err, "complete")
+                loop.stopped(err, mf.OK)
             else:
                 loop.stopped(err, "interrupted")
         self._add_details(err)

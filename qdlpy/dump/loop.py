@@ -116,7 +116,7 @@ def verify_saved(folder: PullFolder, manifest: Manifest) -> dict[int, Any]:
 
 def _stop_status(manifest: Manifest) -> str:
     """How a pull that stops now is recorded: partial if anything was saved."""
-    return "partial" if any(r.status == mf.COMPLETE for r in manifest.regions) else "failed"
+    return mf.PARTIAL if any(r.status == mf.COMPLETE for r in manifest.regions) else mf.ERROR
 
 
 class RegionLoop:
@@ -159,7 +159,7 @@ class RegionLoop:
         if need + SPACE_MARGIN > free:
             err = NoSpace(f"the selected regions need {need} more bytes but "
                           f"{self.folder.path} has {free} bytes free")
-            self.stopped(err, "failed")
+            self.stopped(err, mf.ERROR)
             raise err
 
     def _region(self, rec: RegionRecord) -> None:
@@ -191,7 +191,7 @@ class RegionLoop:
             self.stopped(err, "interrupted" if isinstance(err, Interrupted) else None)
             raise
         except Exception as exc:  # a bug: the manifest still tells what is on disk
-            self.stopped(QdlpyError(f"internal error: {type(exc).__name__}: {exc}"), "failed")
+            self.stopped(QdlpyError(f"internal error: {type(exc).__name__}: {exc}"), mf.ERROR)
             raise
         self.save()
         if self.stop.flag.is_set() and rec.status != mf.COMPLETE:
@@ -205,7 +205,7 @@ class RegionLoop:
                                   f"{', '.join(failed)}; every other region is saved")
             self.stopped(partial, "partial")
             raise partial
-        self.manifest.status = "complete"
+        self.manifest.status = mf.OK
         self.manifest.finished = utcnow()
         self.save()
 

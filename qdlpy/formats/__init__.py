@@ -7,7 +7,7 @@ assembler (``qdlpy.assemble``), the pull engine (``qdlpy.dump``) and the simulat
 * :mod:`.elf`: ELF64 little-endian structures, bounded parsing, building, notes.
 * :mod:`.coreimage`: the kmemdump / meminspect core-image header layout and its notes.
 * :mod:`.entries`: one region as an address file describes it; helpers the readers share.
-* :mod:`.manifest`: ``manifest.json`` (schema ``qdlpy.pull/1``), written by ``qdlpy pull``.
+* :mod:`.manifest`: ``manifest.json`` (schema ``qdlpy.pull/2``), written by ``qdlpy pull``.
 * :mod:`.dumpinfo`: ``dump_info.txt`` (QPST/PCAT style table listing).
 * :mod:`.loadcmm`: ``load.cmm`` (the T32 script boot firmware appends to the table).
 * :mod:`.addresses`: which of those files gives a folder's addresses (one precedence).

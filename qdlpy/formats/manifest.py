@@ -1,4 +1,4 @@
-"""manifest.json (schema ``qdlpy.pull/1``): the truth about a pull folder at every instant.
+"""manifest.json (schema ``qdlpy.pull/2``): the truth about a pull folder at every instant.
 
 ``qdlpy pull`` rewrites it atomically (:mod:`qdlpy.atomic_write`) after every region and on
 every state change, so a crash or power loss at any point leaves a manifest that describes
@@ -10,7 +10,13 @@ every field's type and range is checked, a damaged one is ``DamagedManifest``, e
 A region object carries ``filename``, ``description``, ``base`` (``"0x..."``), ``length``,
 ``save_pref`` and ``status`` plus what :class:`RegionRecord` adds; readers ignore unknown keys.
 
-Schema history: 1 -- first version.
+The pull's ``status`` uses the vocabulary every qdlpy command's JSON uses (``ok``,
+``partial``, ``interrupted``, ``error``; ``running`` while a pull works on the folder); a
+region's ``status`` is its own: pending, complete, partial, failed, skipped
+(docs/design.md#status-values).
+
+Schema history: 1 -- first version; 2 -- the pull's ``status`` says ``ok`` / ``error``
+where 1 said ``complete`` / ``failed`` (a version 1 manifest is read as version 2).
 """
 
 from __future__ import annotations
@@ -30,9 +36,14 @@ from .names import member_name
 
 __all__ = ["Manifest", "RegionRecord", "DamagedManifest", "SCHEMA", "NAME", "read_entries",
            "recorded_outputs", "utcnow", "PENDING", "COMPLETE", "PARTIAL", "FAILED", "SKIPPED",
-           "REGION_STATES", "PULL_STATES"]
+           "REGION_STATES", "PULL_STATES", "READABLE_SCHEMAS"]
 
-SCHEMA = "qdlpy.pull/1"
+SCHEMA = "qdlpy.pull/2"
+_SCHEMA_1 = "qdlpy.pull/1"
+# The pull's status in a version 1 manifest -> the same state in version 2.
+_STATUS_1 = {"complete": "ok", "failed": "error"}
+#: Every manifest schema this version reads.
+READABLE_SCHEMAS = (SCHEMA, _SCHEMA_1)
 NAME = "manifest.json"
 
 # Region status values.
@@ -88,7 +99,9 @@ class RegionRecord:
 
 
 REGION_STATES = (PENDING, COMPLETE, PARTIAL, FAILED, SKIPPED)
-PULL_STATES = ("running", "complete", "partial", "failed", "interrupted")
+# The pull's status values (the folder as a whole; regions have REGION_STATES).
+RUNNING, OK, INTERRUPTED, ERROR = "running", "ok", "interrupted", "error"
+PULL_STATES = (RUNNING, OK, PARTIAL, INTERRUPTED, ERROR)
 _MAX_U64 = (1 << 64) - 1
 _MISSING = object()
 
@@ -212,7 +225,7 @@ def _table(f: _Fields) -> dict[str, Any]:
 
 @dataclasses.dataclass
 class Manifest:
-    status: str  # running / complete / partial / failed / interrupted
+    status: str  # PULL_STATES: running / ok / partial / interrupted / error
     started: str
     transport: str
     device: dict[str, Any]
@@ -271,7 +284,9 @@ class Manifest:
         except (ValueError, RecursionError) as exc:
             raise DamagedManifest(f"{where} is not valid JSON ({exc})") from exc
         f = _Fields(d, where)
-        if f.obj.get("schema") != SCHEMA:
+        if f.obj.get("schema") == _SCHEMA_1 and f.obj.get("status") in _STATUS_1:
+            f.obj["status"] = _STATUS_1[f.obj["status"]]
+        elif f.obj.get("schema") not in READABLE_SCHEMAS:
             raise DamagedManifest(f"{where}: schema is not {SCHEMA!r}; not a qdlpy manifest")
         regions = [RegionRecord.from_dict(r, f"{where}: regions[{i}]")
                    for i, r in enumerate(f.items("regions"))]

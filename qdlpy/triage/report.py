@@ -99,7 +99,7 @@ class Report:
 
 def pull_facts(manifest: dict[str, Any] | None) -> tuple[dict[str, Any] | None,
                                                          dict[str, Any] | None]:
-    """(device identity, pull status) from a qdlpy.pull/1 manifest."""
+    """(device identity, pull status) from a qdlpy pull manifest."""
     if not manifest:
         return None, None
     device = manifest.get("device") if isinstance(manifest.get("device"), dict) else None

@@ -21,6 +21,7 @@ from qdlpy.assemble.classify import classify
 from qdlpy.assemble.folder import Entry, FolderScan, scan_folder
 from qdlpy.assemble.kernel import plan_kernel
 from qdlpy.errors import InputError
+from qdlpy.formats.manifest import READABLE_SCHEMAS
 
 from .blob import Blob, Buffer
 from .elfcore import ElfCore
@@ -168,7 +169,7 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
         doc = json.loads(path.read_text(errors="replace"))
     except (OSError, ValueError):
         return None
-    return doc if isinstance(doc, dict) and doc.get("schema") == "qdlpy.pull/1" else None
+    return doc if isinstance(doc, dict) and doc.get("schema") in READABLE_SCHEMAS else None
 
 
 def _sibling_names(folder: Path) -> dict[int, str]:

@@ -41,7 +41,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     PULL_FINISHED: ("device", "output_dir", "status", "exit_code", "summary"),
     EXEC_FINISHED: ("device", "output_dir", "status", "command", "exit_code", "seconds",
                     "output"),
-    WATCH_FINISHED: ("status", "exit_code", "pulls", "complete", "failed"),
+    WATCH_FINISHED: ("status", "exit_code", "pulls", "ok", "error"),
 }
 
 

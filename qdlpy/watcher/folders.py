@@ -50,12 +50,12 @@ class PastPull:
 
     @property
     def unfinished(self) -> bool:
-        return self.status not in ("complete",)
+        return self.status != mf.OK
 
     @property
     def left_waiting(self) -> bool:
         """Complete, and the device was not reset: it may still offer the same dump."""
-        return self.status == "complete" and self.after != "reset"
+        return self.status == mf.OK and self.after != "reset"
 
 
 def last_pull(root: Path, key: str) -> PastPull | None:

@@ -150,11 +150,11 @@ class Watcher:
     def _final(self) -> ev.WatchEvent:
         failed = [code for code in self.finished if code]
         if self.stop.is_set():
-            status, code = "interrupted", Interrupted.exit_code
+            status, code = mf.INTERRUPTED, Interrupted.exit_code
         else:
-            status, code = ("failed", max(failed)) if failed else ("complete", 0)
+            status, code = (mf.ERROR, max(failed)) if failed else (mf.OK, 0)
         data = {"exit_code": code, "pulls": len(self.finished) + self.interrupted,
-                "complete": self.finished.count(0), "failed": len(failed)}
+                "ok": self.finished.count(0), "error": len(failed)}
         return ev.WatchEvent(ev.WATCH_FINISHED, status=status, data=data)
 
     # -- devices ---------------------------------------------------------------------------
@@ -310,7 +310,7 @@ class Watcher:
         assert result is not None
         slot.ended(State.DONE, reset=result.manifest.after == "reset")
         slot.fruitless_resumes = slot.bytes_at_pause = 0
-        return self._finish(slot, msg.attempt.folder, "complete", 0, None, result)
+        return self._finish(slot, msg.attempt.folder, mf.OK, 0, None, result)
 
     def _failed(self, slot: Slot, msg: wk.Ended) -> list[ev.WatchEvent]:
         err = msg.outcome.error or QdlpyError("the pull ended without a result")
@@ -363,7 +363,7 @@ class Watcher:
         slot.ended(State.PAUSED)
         self.interrupted += 1
         err = msg.outcome.error
-        return [ev.WatchEvent(ev.PULL_FINISHED, slot.ref, folder, "interrupted", error=err,
+        return [ev.WatchEvent(ev.PULL_FINISHED, slot.ref, folder, mf.INTERRUPTED, error=err,
                               data={"exit_code": Interrupted.exit_code,
                                     "summary": _summary(folder, None)})]
 
@@ -371,7 +371,7 @@ class Watcher:
                 err: QdlpyError | None, result: Any) -> list[ev.WatchEvent]:
         """A pull is over for good: count it, report it, run --exec."""
         self.finished.append(code)
-        status = status or _manifest_status(folder) or "error"
+        status = status or _manifest_status(folder) or mf.ERROR
         summary = result.to_dict() if result is not None else _summary(folder, err)
         log.debug("%s: pull over (%s) in %s", slot.ref.key, status, folder)
         event = ev.WatchEvent(ev.PULL_FINISHED, slot.ref, folder, status, error=err,

@@ -41,7 +41,7 @@ def test_regions_pull_and_reset_over_a_tcp_relay(tmp_path: Path) -> None:
             [r.filename for r in direct.table.regions]
 
         result = qdl.pull(tmp_path / "dump", after="none")
-        assert isinstance(result, PullResult) and result.status == "complete"
+        assert isinstance(result, PullResult) and result.status == "ok"
         assert result.output_dir == tmp_path / "dump"
         assert result.bytes_read == sum(r.length for r in result.regions)
         assert result.manifest.transport == sim.uri
@@ -82,6 +82,6 @@ def test_a_local_usb_device_found_by_udev(tmp_path: Path, monkeypatch: pytest.Mo
                                        product="QUSB__BULK_CID:0402_SN:5A1B2C02"))
     qdl = target.get_driver("QDLDriver")
     result = qdl.pull(tmp_path / "dump", after="none")
-    assert isinstance(result, PullResult) and result.status == "complete"
+    assert isinstance(result, PullResult) and result.status == "ok"
     assert result.manifest.device["usb_path"] == "1-1.2"
     assert result.manifest.device["serial"] == "5A1B2C02"

@@ -24,7 +24,7 @@ import subprocess
 def test_the_crash_leaves_a_crash_loadable_dump(target, tmp_path):
     qdl = target.get_driver("QDLDriver")  # waits for the board in download mode
     result = qdl.pull(tmp_path / "dump")
-    assert result.status == "complete"
+    assert result.status == "ok"
     elf = result.output_dir / "minidump.elf"
     inspect = subprocess.run(["{tool}", "inspect", str(elf), "--json"],
                              capture_output=True, text=True, check=True)

@@ -115,7 +115,7 @@ def test_a_usb_device_on_the_exporter_is_pulled_there_and_copied_back(lab: Remot
     assert regions.identity.usb_path == "1-1.1" and len(regions.table.regions) == 4
 
     result = qdl.pull(tmp_path / "dump", elf=False)
-    assert isinstance(result, PullResult) and result.status == "complete"
+    assert isinstance(result, PullResult) and result.status == "ok"
     assert result.output_dir == tmp_path / "dump"
     for rec in result.regions:  # every region came back whole
         assert (tmp_path / "dump" / rec.filename).stat().st_size == rec.length
@@ -138,7 +138,7 @@ def test_a_failed_remote_pull_brings_back_what_was_saved(lab: RemoteLab,
     assert err.status == 0x19 and err.exit_code == 6
     assert err.details["output_dir"] == str(tmp_path / "dump")
     manifest = json.loads((tmp_path / "dump" / "manifest.json").read_text())
-    assert manifest["status"] in ("partial", "failed")
+    assert manifest["status"] in ("partial", "error")
     saved = [r for r in manifest["regions"] if r["status"] == "complete"]
     for rec in saved:
         assert (tmp_path / "dump" / rec["filename"]).stat().st_size == rec["length"]
@@ -148,5 +148,5 @@ def test_a_failed_remote_pull_brings_back_what_was_saved(lab: RemoteLab,
 def test_a_tcp_relay_of_a_remote_place(lab: RemoteLab, tmp_path: Path) -> None:
     qdl = lab.driver("tcp")
     result = qdl.pull(tmp_path / "dump", elf=False)
-    assert isinstance(result, PullResult) and result.status == "complete"
+    assert isinstance(result, PullResult) and result.status == "ok"
     assert result.manifest.transport == lab.sim.uri

@@ -25,7 +25,7 @@ from qdlpy.simulator.scenarios import fulldump as fulldump_scenario
 from qdlpy.simulator.scenarios.kmemdump import kernel_set
 from qdlpy.units import parse_size
 
-SCHEMA = "qdlpy.pull/1"
+SCHEMA = "qdlpy.pull/2"
 CODERAM_BASE = 0x0020_0000
 CODERAM_SIZE = 0x2_8000
 OCIMEM_BASE = 0x1468_0000
@@ -90,7 +90,7 @@ def check_complete_folder(out: Path, spec: str, doc: dict[str, Any] | None = Non
     ``doc`` is the pull's --json document; unless ``resumed``, it must have read every
     byte exactly once."""
     m = load_manifest(out)
-    assert m["status"] == "complete", m.get("error")
+    assert m["status"] == "ok", m.get("error")
     model = served_model(spec)
     table = model.personality.table
     served = parse_table(table, is64=model.personality.is64)
@@ -119,7 +119,7 @@ def check_complete_folder(out: Path, spec: str, doc: dict[str, Any] | None = Non
     assert leftovers == []
     if doc is not None:
         assert doc["schema"] == SCHEMA
-        assert doc["status"] == "complete"
+        assert doc["status"] == "ok"
         assert doc["error"] is None
         assert doc["regions"] == m["regions"]
         assert Path(doc["output_dir"]).resolve() == out.resolve()

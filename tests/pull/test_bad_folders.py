@@ -136,7 +136,7 @@ def test_a_damaged_manifest_is_an_input_error(tmp_path: Path, stopped_folder: Pa
 def test_a_manifest_that_is_not_json_is_an_input_error(tmp_path: Path, stopped_folder: Path,
                                                        ) -> None:
     out = copy_folder(stopped_folder, tmp_path / "dump")
-    (out / "manifest.json").write_bytes(b'{"schema": "qdlpy.pull/1", "regions": [\xff')
+    (out / "manifest.json").write_bytes(b'{"schema": "qdlpy.pull/2", "regions": [\xff')
     proc = run_qdlpy("pull", "-t", f"sim:{SPEC}", "-o", out, "--resume")
     assert proc.returncode == 10, proc.stderr
     assert "manifest.json" in proc.stderr and "hint:" in proc.stderr

@@ -61,12 +61,12 @@ def test_after_reset_in_process_gives_a_fresh_device(tmp_path: Path) -> None:
     spec = "fulldump?size=1M"
     device = shared_model(spec)
     result = pull(f"sim:{spec}", output=tmp_path / "a", elf=False)
-    assert result.status == "complete" and result.manifest.after == "reset"
+    assert result.status == "ok" and result.manifest.after == "reset"
     assert device.rebooted  # the RESET reached the device: its dump is gone
     fresh = shared_model(spec)
     assert fresh is not device and not fresh.rebooted
     again = pull(f"sim:{spec}", output=tmp_path / "b", elf=False)
-    assert again.status == "complete"
+    assert again.status == "ok"
     assert region_files(tmp_path / "a") == region_files(tmp_path / "b")
 
 
@@ -79,6 +79,6 @@ def test_after_none_in_process_keeps_the_same_device_waiting(tmp_path: Path) -> 
     assert device.machine.state is DeviceState.WAIT_MEMORY_READ
     assert shared_model(spec) is device
     again = pull(f"sim:{spec}", output=tmp_path / "b", after="none", elf=False)
-    assert again.status == "complete"
+    assert again.status == "ok"
     assert shared_model(spec) is device
     assert region_files(tmp_path / "a") == region_files(tmp_path / "b")

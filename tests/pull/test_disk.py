@@ -76,12 +76,12 @@ def test_enospc_mid_chunk_then_resume(tmp_path: Path, disk: _FillingDisk,
     assert code == 9
     captured = capsys.readouterr()
     doc = json.loads(captured.out)  # exactly one JSON document, on failure too
-    assert doc["schema"] == "qdlpy.pull/1" and doc["status"] in FAILED_STATES
+    assert doc["schema"] == "qdlpy.pull/2" and doc["status"] in FAILED_STATES
     assert doc["error"]["code"] == "no-space" and doc["error"]["exit_code"] == 9
     assert "--resume" in doc["error"]["hint"]
 
     m = load_manifest(out)
-    assert m["status"] in ("partial", "failed") and m["status"] != "complete"
+    assert m["status"] in ("partial", "error") and m["status"] != "ok"
     assert m["error"]["code"] == "no-space"
     regions = regions_by_name(m)
     expected = expected_regions(SPEC)
@@ -89,7 +89,7 @@ def test_enospc_mid_chunk_then_resume(tmp_path: Path, disk: _FillingDisk,
     assert ddr["status"] == "complete"
     assert (out / "DDRCS0_0.BIN").read_bytes() == expected["DDRCS0_0.BIN"]
     oc = regions["OCIMEM.BIN"]
-    assert oc["status"] != "complete"
+    assert oc["status"] != "ok"
     assert oc["bytes"] == CHUNK  # only the whole chunk counts
     part = (out / "OCIMEM.BIN.part").read_bytes()
     assert part == expected["OCIMEM.BIN"][:CHUNK]  # the torn half-chunk was cut off
@@ -112,13 +112,13 @@ def test_enospc_before_any_whole_chunk(tmp_path: Path, disk: _FillingDisk) -> No
     with pytest.raises(NoSpace):
         pull(f"sim:{SPEC}", output=tmp_path / "d", chunk_size=CHUNK)
     m = load_manifest(tmp_path / "d")
-    assert m["status"] == "failed"
+    assert m["status"] == "error"
     ddr = regions_by_name(m)["DDRCS0_0.BIN"]
     assert ddr["bytes"] == 0 and ddr["status"] != "complete"
     assert (tmp_path / "d" / "DDRCS0_0.BIN.part").stat().st_size == 0
     disk.budget = 1 << 62
     result = pull(f"sim:{SPEC}", output=tmp_path / "d", resume=True)
-    assert result.status == "complete"
+    assert result.status == "ok"
     check_complete_folder(tmp_path / "d", SPEC)
 
 
@@ -139,7 +139,7 @@ def test_free_space_checked_before_reading_a_byte(tmp_path: Path,
     assert written <= {"manifest.json", "qdlpy.log", ".qdlpy.lock"}
     if "manifest.json" in written:
         m = load_manifest(out)
-        assert m["status"] == "failed" and m["error"]["code"] == "no-space"
+        assert m["status"] == "error" and m["error"]["code"] == "no-space"
         assert all(r["bytes"] == 0 for r in m["regions"])
 
 
@@ -210,6 +210,6 @@ def test_a_full_disk_keeps_the_manifest_truthful_and_resume_counts_the_part(
     monkeypatch.setattr(PullFolder, "free_bytes",
                         lambda self: total - len(part) + loop.SPACE_MARGIN)
     result = pull(f"sim:{spec}", output=out, resume=True)
-    assert result.status == "complete"
+    assert result.status == "ok"
     check_complete_folder(out, spec)
     assert result.bytes_read == total - ddr["bytes"]

@@ -42,7 +42,7 @@ def test_a_partial_selection_keeps_the_device_waiting(tmp_path: Path) -> None:
     assert r1.manifest.after == "none"
     assert not sim.shared_model(spec).rebooted
     r2 = qdlpy.pull(f"sim:{spec}", output=tmp_path / "a", resume=True, elf=False)
-    assert r2.status == "complete" and r2.manifest.after == "reset"
+    assert r2.status == "ok" and r2.manifest.after == "reset"
     assert {r.status for r in r2.regions} == {"complete"}
 
 
@@ -74,7 +74,7 @@ def test_a_failed_pull_names_its_folder_and_the_resume_command(tmp_path: Path) -
     err = json.loads(proc.stdout)["error"]
     assert err["output_dir"] == str(out)
     assert err["resume"] == f"qdlpy pull -o {out} --resume"
-    assert err["manifest_status"] == load_manifest(out)["status"] == "failed"
+    assert err["manifest_status"] == load_manifest(out)["status"] == "error"
     assert load_manifest(out)["after"] == "none"
     assert f"continue with: qdlpy pull -o {out} --resume" in proc.stderr
 

@@ -80,11 +80,11 @@ def test_interrupt_event_from_a_progress_sink_then_resume(tmp_path: Path) -> Non
     assert not shared_model(SPEC).rebooted  # an interrupted pull never resets
 
     result = pull(f"sim:{SPEC}", output=out, resume=True)
-    assert result.status == "complete"
+    assert result.status == "ok"
     check_complete_folder(out, SPEC)
     # The same dump pulled in one go gives the very same files.
     whole = pull(f"sim:{SPEC}", output=tmp_path / "b")
-    assert whole.status == "complete"
+    assert whole.status == "ok"
     assert region_files(out) == region_files(tmp_path / "b")
 
 
@@ -99,7 +99,7 @@ def test_interrupt_between_regions(tmp_path: Path) -> None:
     assert (tmp_path / "d" / "DDRCS0_0.BIN").is_file()
     assert all(r["status"] == "pending" and r["bytes"] == 0
                for name, r in regions.items() if name != "DDRCS0_0.BIN")
-    assert pull(f"sim:{SPEC}", output=tmp_path / "d", resume=True).status == "complete"
+    assert pull(f"sim:{SPEC}", output=tmp_path / "d", resume=True).status == "ok"
     check_complete_folder(tmp_path / "d", SPEC)
 
 

@@ -92,6 +92,6 @@ def test_the_lock_holds_within_one_process(tmp_path: Path) -> None:
     sink = SecondPull(out)
     result = pull(f"sim:{SPEC}", output=out, chunk_size=64 * 1024, progress=sink)
     assert isinstance(sink.refusal, FolderLocked)
-    assert result.status == "complete"
+    assert result.status == "ok"
     for r in result.regions:
         assert (out / r.filename).read_bytes() == expected_regions(SPEC)[r.raw_filename]

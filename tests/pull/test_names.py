@@ -72,7 +72,7 @@ def make_hostile_source(root: Path) -> tuple[Path, dict[int, bytes]]:
                     "base": f"0x{0x1000_0000 + i * 0x1_0000:x}", "length": 100,
                     "save_pref": 1, "status": "complete"})
     contents[i] = (src / "r5.bin").read_bytes()[:100]
-    (src / "manifest.json").write_text(json.dumps({"schema": "qdlpy.pull/1",
+    (src / "manifest.json").write_text(json.dumps({"schema": "qdlpy.pull/2",
                                                    "regions": regions}))
     return src, contents
 
@@ -99,7 +99,7 @@ def test_hostile_names_from_a_dir_scenario(tmp_path: Path) -> None:
         assert by_raw[own] != own  # qdlpy's own files are never taken by a region
     assert not by_raw["x.part"].endswith(".part")
     # qdlpy's own files are still its own.
-    assert json.loads((out / "manifest.json").read_text())["schema"] == "qdlpy.pull/1"
+    assert json.loads((out / "manifest.json").read_text())["schema"] == "qdlpy.pull/2"
     assert (out / "table.bin").stat().st_size == 64 * len(served)
 
 
@@ -148,7 +148,7 @@ def test_raw_hostile_names_through_the_api(tmp_path: Path) -> None:
     out = tmp_path / "out"
     before = tree(tmp_path)
     result = pull(SimTransport("hostile", model=model), output=out, elf=False)
-    assert result.status == "complete"
+    assert result.status == "ok"
     assert {p for p in tree(tmp_path) - before if not p.startswith("out")} == set()
     m = load_manifest(out)
     check_saved_inside(out, m, contents)

@@ -74,7 +74,7 @@ def test_force_adds_to_a_folder_and_deletes_nothing(tmp_path: Path) -> None:
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "old.BIN.part").read_bytes() == b"keep"
     m = load_manifest(out)
-    assert m["status"] == "complete"
+    assert m["status"] == "ok"
     for r in m["regions"]:
         assert (out / r["filename"]).stat().st_size == r["length"]
 
@@ -114,7 +114,7 @@ def test_resume_refuses_another_dump(tmp_path: Path) -> None:
     assert proc.returncode == 9, proc.stderr
     assert "different region table" in proc.stderr
     assert region_files(out) == before
-    assert load_manifest(out)["status"] == "complete"
+    assert load_manifest(out)["status"] == "ok"
 
 
 def test_resume_needs_a_manifest(tmp_path: Path) -> None:
@@ -218,7 +218,7 @@ def test_closed_tcp_port_exits_3(tmp_path: Path) -> None:
                      "--json")
     assert proc.returncode == 3, proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["schema"] == "qdlpy.pull/1" and doc["status"] in FAILED_STATES
+    assert doc["schema"] == "qdlpy.pull/2" and doc["status"] in FAILED_STATES
     assert doc["error"]["code"] == "no-device" and doc["error"]["hint"]
     assert not out.exists()  # nothing is created before a device answers
 
@@ -238,7 +238,7 @@ def test_eoi_exit_6_json_document(tmp_path: Path) -> None:
                      tmp_path / "d", "--json", "--chunk-size", "64K")
     assert proc.returncode == 6, proc.stderr
     doc = json.loads(proc.stdout)  # exactly one document: json.loads rejects trailing data
-    assert doc["schema"] == "qdlpy.pull/1" and doc["status"] in FAILED_STATES
+    assert doc["schema"] == "qdlpy.pull/2" and doc["status"] in FAILED_STATES
     err = doc["error"]
     assert err["code"] == "device-nak" and err["exit_code"] == 6
     assert err["status"] == 0x19 and err["status_name"] == "NAK_INVALID_MEMORY_READ"
@@ -249,7 +249,7 @@ def test_success_json_is_one_document_and_progress_stays_off(tmp_path: Path) -> 
     proc = run_qdlpy("pull", "-t", f"sim:{SPEC}", "-o", tmp_path / "d", "--json")
     assert proc.returncode == 0
     doc = json.loads(proc.stdout)
-    assert doc["schema"] == "qdlpy.pull/1" and doc["status"] == "complete"
+    assert doc["schema"] == "qdlpy.pull/2" and doc["status"] == "ok"
     assert "pulling" not in proc.stderr and "MiB/s" not in proc.stderr
 
 

@@ -36,7 +36,7 @@ def test_plain_progress_with_json_goes_to_stderr_only(tmp_path: Path) -> None:
     proc = run_qdlpy("pull", "-t", f"sim:{SPEC}", "-o", tmp_path / "d", "--progress", "plain",
                      "--json")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["status"] == "complete"
+    assert json.loads(proc.stdout)["status"] == "ok"
     assert any(line.startswith("OCIMEM.BIN complete") for line in proc.stderr.splitlines())
 
 
@@ -50,13 +50,13 @@ def test_api_returns_a_pull_result(tmp_path: Path) -> None:
     out = tmp_path / "d"
     result = pull(f"sim:{SPEC}", output=out, elf=False, after="none")
     assert isinstance(result, PullResult)
-    assert result.status == "complete" and result.output_dir == out
+    assert result.status == "ok" and result.output_dir == out
     assert [r.filename for r in result.regions] == NAMES
     assert all(r.status == "complete" and r.bytes == r.length for r in result.regions)
     assert result.bytes_read == sum(r.length for r in result.regions)
     assert result.elf is None
     d = result.to_dict()
-    assert d["schema"] == "qdlpy.pull/1" and d["output_dir"] == str(out)
+    assert d["schema"] == "qdlpy.pull/2" and d["output_dir"] == str(out)
     assert d["stats"]["bytes_read"] == result.bytes_read
     json.dumps(d)  # serialisable as is
     check_complete_folder(out, SPEC)

@@ -117,3 +117,21 @@ def test_resume_keeps_the_selection_it_was_started_with(tmp_path: Path) -> None:
     status = {r["filename"]: r["status"] for r in json.loads(proc.stdout)["regions"]}
     assert status == {"DDRCS0_0.BIN": "complete", "OCIMEM.BIN": "complete",
                       "CODERAM.BIN": "skipped", "load.cmm": "complete"}
+
+
+def test_a_version_1_manifest_is_resumed_with_its_states_renamed(tmp_path: Path) -> None:
+    """qdlpy.pull/1 said complete/failed for the pull; /2 says ok/error (one vocabulary)."""
+
+    out = tmp_path / "dump"
+    first = run_qdlpy("pull", "-t", "sim:fulldump?size=2M", "-o", out, "--no-elf",
+                      "-r", "DDRCS*", "--after", "none")
+    assert first.returncode == 0, first.stderr
+    doc = json.loads((out / "manifest.json").read_text())
+    assert (doc["schema"], doc["status"]) == ("qdlpy.pull/2", "ok")
+    doc["schema"], doc["status"] = "qdlpy.pull/1", "complete"  # as an older qdlpy wrote it
+    (out / "manifest.json").write_text(json.dumps(doc))
+    again = run_qdlpy("pull", "-t", "sim:fulldump?size=2M", "-o", out, "--resume", "--no-elf",
+                      "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["status"] == "ok"
+    assert json.loads((out / "manifest.json").read_text())["schema"] == "qdlpy.pull/2"

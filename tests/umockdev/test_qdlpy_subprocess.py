@@ -56,9 +56,9 @@ def test_full_pull_and_elf(bus: Any, pipe: Callable[..., Any], tmp_path: Path,
     out = tmp_path / "dump"
     code, doc, err = pull_json(bus, out, libusb=libusb)
     assert code == 0, err
-    assert doc["status"] == "complete", doc
+    assert doc["status"] == "ok", doc
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "complete"
+    assert manifest["status"] == "ok"
     assert all(r["status"] == "complete" for r in manifest["regions"])
     elf = out / "minidump.elf"
     assert elf.read_bytes()[:4] == b"\x7fELF"
@@ -79,7 +79,7 @@ def test_pull_survives_the_device_vanishing_and_re_enumerating(
     assert code == 0, err
     assert replugger == ["1-2"]  # it really dropped off the bus once
     assert doc["stats"]["reconnects"] == 1, doc
-    assert doc["status"] == "complete"
+    assert doc["status"] == "ok"
 
 
 def test_ambiguous_selection_lists_candidates(bus: Any, pipe: Callable[..., Any],

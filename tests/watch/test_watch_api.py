@@ -34,7 +34,7 @@ MiB = 1 << 20
 def reference(tmp_path: Path) -> Path:
     """A plain pull of SPEC: what every watched pull of it must save."""
     out = tmp_path / "reference"
-    assert qdlpy.pull(f"sim:{SPEC}", output=out, elf=False).status == "complete"
+    assert qdlpy.pull(f"sim:{SPEC}", output=out, elf=False).status == "ok"
     return out
 
 
@@ -68,7 +68,7 @@ def test_two_devices_are_pulled_at_once_each_into_its_own_folder(tmp_path: Path,
         assert doc["device"]["usb_path"] in ("1-1.1", "1-1.2")
     finished = kinds(events, "pull-finished")
     assert {e.output_dir for e in finished} == set(folders)
-    assert all(e.status == "complete" and e.result is not None for e in finished)
+    assert all(e.status == "ok" and e.result is not None for e in finished)
     assert events[-1].to_dict()["exit_code"] == 0
 
 
@@ -88,7 +88,7 @@ def test_a_device_lost_mid_pull_is_continued_in_the_same_folder(tmp_path: Path,
     assert started[0].output_dir == started[1].output_dir
     paused = kinds(events, "pull-paused")[0]
     assert paused.error is not None and paused.error.exit_code == 7
-    assert paused.status in ("partial", "failed")
+    assert paused.status in ("partial", "error")
     [folder] = pull_dirs(tmp_path / "root")
     check_complete(folder, reference)
     assert len(kinds(events, "pull-finished")) == 1
@@ -144,7 +144,7 @@ def test_a_device_left_waiting_is_not_pulled_twice_until_it_goes_away(
     stop.set()
     helper.join(5)
     check_events(events)
-    assert events[-1].status == "complete"
+    assert events[-1].status == "ok"
     order = [e.kind for e in events if e.kind not in ("progress",)]
     first_end = order.index("pull-finished")
     assert order[first_end + 1:first_end + 3] == ["device-gone", "device-seen"]
@@ -179,14 +179,13 @@ def test_exit_code_is_the_worst_pulls(tmp_path: Path) -> None:
     bus = usb_bus(SPEC, f"{SPEC}&eoi_at=0x80100000")
     events = run(tmp_path / "root", count=2, backend=bus)
     finished = {e.device.key: e for e in kinds(events, "pull-finished") if e.device}
-    assert finished["5A1B2C01"].status == "complete"
+    assert finished["5A1B2C01"].status == "ok"
     bad = finished["5A1B2C02"]
-    assert bad.status in ("partial", "failed") and bad.error is not None
+    assert bad.status in ("partial", "error") and bad.error is not None
     assert bad.to_dict()["exit_code"] == 6 and bad.to_dict()["error"]["code"] == "device-nak"
     assert bad.to_dict()["summary"]["regions"]  # the manifest's account of what was saved
     last = events[-1].to_dict()
-    assert (last["status"], last["exit_code"], last["complete"], last["failed"]) == \
-        ("failed", 6, 1, 1)
+    assert (last["status"], last["exit_code"], last["ok"], last["error"]) == ("error", 6, 1, 1)
 
 
 def test_exec_runs_after_each_pull_without_holding_up_the_others(tmp_path: Path) -> None:
@@ -212,7 +211,7 @@ def test_exec_runs_after_each_pull_without_holding_up_the_others(tmp_path: Path)
         env = dict(line.split("=", 1) for line in
                    (notes / f"{doc['device']['key']}.env").read_text().splitlines())
         assert env["QDLPY_DUMP_DIR"] == str(Path(doc["output_dir"]).resolve())
-        assert env["QDLPY_STATUS"] == "complete" and env["QDLPY_EXIT_CODE"] == "0"
+        assert env["QDLPY_STATUS"] == "ok" and env["QDLPY_EXIT_CODE"] == "0"
         assert env["QDLPY_SERIAL"] == doc["device"]["serial"]
         assert env["QDLPY_USB_PATH"] == doc["device"]["usb_path"]
         assert Path(env["QDLPY_MANIFEST"]).is_file()
@@ -265,7 +264,7 @@ def test_a_new_watch_continues_what_an_earlier_one_left_unfinished(tmp_path: Pat
             break
     watch.close()  # the service stops while the device is away
     [folder] = pull_dirs(root)
-    assert manifest(folder)["status"] in ("partial", "failed")
+    assert manifest(folder)["status"] in ("partial", "error")
 
     bus.devices[0].replug()  # the device is back when the service starts again
     events = run(root, count=1, backend=bus)
@@ -294,7 +293,7 @@ def test_another_dump_behind_an_unfinished_folder_gets_a_new_folder(tmp_path: Pa
     folders = pull_dirs(root)
     assert len(folders) == 2 and old in folders
     [new] = [f for f in folders if f != old]
-    assert manifest(new)["status"] == "complete"
+    assert manifest(new)["status"] == "ok"
     # Left as it was (its log tells of the attempt to continue it).
     assert region_files(old, frozenset({"qdlpy.log"})) == before
     assert [e.output_dir for e in kinds(events, "pull-started")] == [new]

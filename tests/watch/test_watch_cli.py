@@ -23,7 +23,7 @@ FAST_PROGRESS = {"QDLPY_PROGRESS_INTERVAL": "0.05"}
 @pytest.fixture
 def reference(tmp_path: Path) -> Path:
     out = tmp_path / "reference"
-    assert qdlpy.pull(f"sim:{SPEC}", output=out, elf=False).status == "complete"
+    assert qdlpy.pull(f"sim:{SPEC}", output=out, elf=False).status == "ok"
     return out
 
 
@@ -37,12 +37,12 @@ def test_usb_devices_as_they_appear_with_json_lines(tmp_path: Path, reference: P
     assert {e["device"]["usb_path"] for e in events if e["event"] == "device-seen"} == \
         {"1-1.1", "1-1.2"}
     finished = [e for e in events if e["event"] == "pull-finished"]
-    assert [e["status"] for e in finished] == ["complete", "complete"]
+    assert [e["status"] for e in finished] == ["ok", "ok"]
     for event in finished:
         folder = Path(event["output_dir"])
         assert folder.parent == root / event["device"]["serial"]
         summary = event["summary"]
-        assert summary["schema"] == "qdlpy.pull/1" and summary["status"] == "complete"
+        assert summary["schema"] == "qdlpy.pull/2" and summary["status"] == "ok"
         assert summary["stats"]["bytes_read"] == sum(r["length"] for r in summary["regions"])
         check_complete(folder, reference)
     assert events[-1]["exit_code"] == 0
@@ -111,8 +111,8 @@ def test_exec_output_goes_to_the_log_and_its_failure_is_its_own(tmp_path: Path) 
     [hook] = [e for e in events if e["event"] == "exec-finished"]
     key = hook["device"]["key"]
     assert hook["exit_code"] == 3 and hook["status"] == "error"
-    assert hook["output"] == [f"hello from {key} (complete)"]
-    assert f"hello from {key} (complete)" in proc.stderr
+    assert hook["output"] == [f"hello from {key} (ok)"]
+    assert f"hello from {key} (ok)" in proc.stderr
 
 
 def test_a_terminal_gets_a_live_table(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_a_terminal_gets_a_live_table(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     key = pull_dirs(tmp_path / "root")[0].parent.name
     table = proc.stderr[proc.stderr.rindex("qdlpy watch"):]
-    for word in ("device", "state", "rate", "ETA", key, "complete", f"sim:{SPEC}"):
+    for word in ("device", "state", "rate", "ETA", key, "ok", f"sim:{SPEC}"):
         assert word in table, proc.stderr
 
 

@@ -43,7 +43,7 @@ def region_files(folder: Path, skip: frozenset[str] = RUN_SPECIFIC) -> dict[str,
 def check_complete(folder: Path, reference: Path) -> dict[str, Any]:
     """A complete pull folder holding the same files as ``reference`` (a plain pull)."""
     doc = manifest(folder)
-    assert doc["status"] == "complete", doc.get("error")
+    assert doc["status"] == "ok", doc.get("error")
     for rec in doc["regions"]:
         path = folder / rec["filename"]
         assert path.stat().st_size == rec["length"]
