@@ -215,7 +215,7 @@ def test_pull_writes_dmesg_and_report_and_shows_the_panic(tmp_path: Path) -> Non
     assert again["pull"]["status"] == "ok"
     assert again["device"]["transport"] == rep["device"]["transport"]
     screen = run_qdlpy("report", out, env=NO_DEBUGINFOD).stdout
-    assert "device    " in screen and "pull      complete" in screen
+    assert "device    " in screen and "pull      ok (55 complete)" in screen
     quiet = tmp_path / "quiet"
     proc = run_qdlpy("pull", "--transport", "sim:kmemdump", "-o", quiet, "--progress", "none",
                      "--no-report")
