@@ -383,8 +383,9 @@ def pull(
     recorded as failed and the pull goes on with the next one, ending with PartialDump
     (exit 8) if any failed. ``elf``: assemble minidump.elf from the saved regions, also
     when the pull stops early. ``report``: with ``elf``, a kernel minidump also gets
-    dmesg.txt and report.json (qdlpy.triage). ``interrupt``: an Event that stops the pull like Ctrl-C
-    (from any thread; signals are handled only when called from the main thread).
+    dmesg.txt and report.json (qdlpy.triage). ``interrupt``: an Event that stops the pull
+    like Ctrl-C (from any thread; signals are handled only when called from the main
+    thread).
 
     Raises a QdlpyError subclass on failure, whose ``details`` name the folder; the folder's
     manifest.json always tells what was saved.
