@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from qdlpy.formats.dumpinfo import parse_dump_info
+from qdlpy.progress import NullProgress
 from qdlpy.protocols.table import parse_table
 from qdlpy.simulator.faults import Faults
 from qdlpy.simulator.memory import address_pattern
@@ -160,3 +162,20 @@ def wait_for_file_size(path: Path, at_least: int, timeout: float = 60.0) -> int:
 # A failed pull's --json document carries the manifest's status (what is on disk) and an
 # "error" object; "error" alone when the failure came before the folder existed.
 FAILED_STATES = ("failed", "partial", "interrupted", "error")
+
+
+class StopAfterBytes(NullProgress):
+    """A progress sink that asks the pull to stop (sets ``event``, as Ctrl-C or a GUI's
+    cancel button would) once ``limit`` bytes were saved; it records how regions ended."""
+
+    def __init__(self, event: threading.Event, limit: int) -> None:
+        self.event, self.limit, self.saved = event, limit, 0
+        self.ends: list[tuple[str, str]] = []
+
+    def advance(self, n: int) -> None:
+        self.saved += n
+        if self.saved >= self.limit:
+            self.event.set()
+
+    def region_end(self, name: str, status: str) -> None:
+        self.ends.append((name, status))

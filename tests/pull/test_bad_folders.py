@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from helpers import qdlpy_command, qdlpy_env, run_qdlpy
+from pull_support import StopAfterBytes
 
 from qdlpy.cli.main import main
 from qdlpy.dump import pull
@@ -86,25 +87,9 @@ def stopped_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("stopped") / "dump"
     stop = threading.Event()
 
-    class StopSoon:
-        def begin(self, total_bytes: int, regions: int) -> None:
-            pass
-
-        def region_start(self, name: str, size: int, done: int) -> None:
-            pass
-
-        def advance(self, n: int) -> None:
-            stop.set()
-
-        def region_end(self, name: str, status: str) -> None:
-            pass
-
-        def end(self) -> None:
-            pass
-
     with pytest.raises(Exception, match="interrupted"):
         pull(f"sim:{SPEC}", output=out, chunk_size=64 * 1024, interrupt=stop,
-             progress=StopSoon())
+             progress=StopAfterBytes(stop, 1))
     return out
 
 

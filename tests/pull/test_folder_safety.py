@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pull_support import check_complete_folder, expected_regions, load_manifest, regions_by_name
+from pull_support import (
+    StopAfterBytes,
+    check_complete_folder,
+    expected_regions,
+    load_manifest,
+    regions_by_name,
+)
 
 from qdlpy.cli.main import main
 from qdlpy.dump import pull
@@ -38,28 +44,6 @@ def tree(root: Path) -> dict[str, Any]:
         else:
             out[rel] = None
     return out
-
-
-class StopAfterBytes:
-    def __init__(self, event: threading.Event, limit: int) -> None:
-        self.event, self.limit, self.saved = event, limit, 0
-
-    def begin(self, total_bytes: int, regions: int) -> None:
-        pass
-
-    def region_start(self, name: str, size: int, done: int) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        self.saved += n
-        if self.saved >= self.limit:
-            self.event.set()
-
-    def region_end(self, name: str, status: str) -> None:
-        pass
-
-    def end(self) -> None:
-        pass
 
 
 def interrupted_pull(out: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import pytest
 from helpers import run_qdlpy, start_qdlpy
 from pull_support import (
     FAILED_STATES,
+    StopAfterBytes,
     check_complete_folder,
     expected_regions,
     load_manifest,
@@ -34,29 +35,7 @@ SPEC = "fulldump?size=2M"
 CHUNK = 64 * 1024
 
 
-class InterruptAfter:
-    """A progress sink that presses Ctrl-C once ``limit`` bytes were saved."""
-
-    def __init__(self, event: threading.Event, limit: int) -> None:
-        self.event, self.limit, self.saved = event, limit, 0
-        self.ends: list[tuple[str, str]] = []
-
-    def begin(self, total_bytes: int, regions: int) -> None:
-        pass
-
-    def region_start(self, name: str, size: int, done: int) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        self.saved += n
-        if self.saved >= self.limit:
-            self.event.set()
-
-    def region_end(self, name: str, status: str) -> None:
-        self.ends.append((name, status))
-
-    def end(self) -> None:
-        pass
+InterruptAfter = StopAfterBytes  # presses Ctrl-C once that many bytes were saved
 
 
 def test_interrupt_event_from_a_progress_sink_then_resume(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from pull_support import load_manifest
 from qdlpy.cli.main import main
 from qdlpy.dump import pull
 from qdlpy.errors import Interrupted
+from qdlpy.progress import NullProgress
 
 KMEMDUMP = "kmemdump"
 SUBSYSTEM_BASE = 0x8B80_0000  # md_ADSP_XYZ.BIN: the first region after every kernel region
@@ -115,27 +116,15 @@ def test_a_timeout_still_gives_an_elf(tmp_path: Path, capsys: pytest.CaptureFixt
     assert {p["filename"] for p in doc["elf"]["kernel"]["missing"]} == unsaved
 
 
-class StopAfter:
+class StopAfter(NullProgress):
     """A progress sink that asks the pull to stop once ``last`` is saved."""
 
     def __init__(self, event: threading.Event, last: str) -> None:
         self.event, self.last = event, last
 
-    def begin(self, total_bytes: int, regions: int) -> None:
-        pass
-
-    def region_start(self, name: str, size: int, done: int) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        pass
-
     def region_end(self, name: str, status: str) -> None:
         if name == self.last:
             self.event.set()
-
-    def end(self) -> None:
-        pass
 
 
 def test_an_interrupt_after_the_kernel_regions_gives_the_full_pulls_elf(
