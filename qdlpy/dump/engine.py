@@ -184,17 +184,16 @@ class _Pull:
                 raise OutputError(f"{out} has no {mf.NAME} to resume from",
                                   hint="pull into a new -o DIR")
             return
-        try:
-            self._take(folder)
-        except BaseException:
-            folder.close()
-            self.folder = None
-            raise
-        logfile.attach(folder)  # a resume's own failures belong there too
+        self._adopt(folder, logfile)  # a resume's own failures belong in its log too
 
     def _create_folder(self, logfile: RunLog, link: DeviceLink) -> PullFolder:
         out = self.request.output or default_output_dir(link.transport.label())
         folder = PullFolder.create(out)
+        self._adopt(folder, logfile)
+        return folder
+
+    def _adopt(self, folder: PullFolder, logfile: RunLog) -> None:
+        """Take ``folder`` for this pull and log into it; closed again if it is refused."""
         try:
             self._take(folder)
         except BaseException:
@@ -202,7 +201,6 @@ class _Pull:
             self.folder = None
             raise
         logfile.attach(folder)
-        return folder
 
     def _already_complete(self) -> PullResult | None:
         """A resume of a finished pull whose files all still match: nothing to do."""
