@@ -88,8 +88,8 @@ for spec in ("kmemdump", "kmemdump?downstream=1", "fulldump?size=1M", "legacy32"
 bad = sorted(m for m in sys.modules if m == "qdlpy.assemble" or m.startswith("qdlpy.assemble."))
 assert not bad, bad
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False)
+    proc = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=tempfile.gettempdir())
     assert proc.returncode == 0, proc.stderr
 
 

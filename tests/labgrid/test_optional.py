@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +45,9 @@ def test_importing_all_of_qdlpy_but_its_labgrid_package_loads_no_labgrid() -> No
         "    importlib.import_module(name)\n"
         "print(sorted(n for n in sys.modules if n == 'labgrid' or n.startswith('labgrid.')))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False, stdin=subprocess.DEVNULL)
+    # -P and a neutral cwd: the installed package, never the checkout's unmapped folders.
+    proc = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False, stdin=subprocess.DEVNULL,
+                          cwd=tempfile.gettempdir())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

@@ -145,8 +145,9 @@ def test_an_unwritable_output_folder_is_an_output_error() -> None:
     pull runs as nobody, in a folder under /tmp that nobody can reach."""
     as_root = os.geteuid() == 0
     if as_root:
-        probe = subprocess.run([sys.executable, "-c", "import qdlpy.cli.main"],
-                               preexec_fn=_as_nobody, capture_output=True, check=False)
+        probe = subprocess.run([sys.executable, "-P", "-c", "import qdlpy.cli.main"],
+                               preexec_fn=_as_nobody, capture_output=True, check=False,
+                               cwd=tempfile.gettempdir())  # the install, not the checkout
         if probe.returncode != 0:
             pytest.skip("as root this runs qdlpy as nobody, who cannot read this install")
     with tempfile.TemporaryDirectory(prefix="qdlpy-unwritable-") as base:
