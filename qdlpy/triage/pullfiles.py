@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from qdlpy._version import __version__
+from qdlpy.atomic_write import write_atomic
 from qdlpy.errors import QdlpyError
 
 from .report import build_report
@@ -26,19 +25,6 @@ log = logging.getLogger(__name__)
 
 DMESG_NAME = "dmesg.txt"
 REPORT_NAME = "report.json"
-
-
-def _write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_triage(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +46,7 @@ def write_triage(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             if name.lower() in taken:
                 out["warnings"].append(f"{name} not written: a region file has that name")
                 continue
-            _write(folder / name, data)
+            write_atomic(folder / name, data, beneath=folder)
             out["dmesg" if name == DMESG_NAME else "report"] = str(folder / name)
     except (QdlpyError, OSError) as exc:
         return {**out, "status": "error", "error": str(exc)}
