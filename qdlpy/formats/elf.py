@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+from typing import Any
 
 from qdlpy.errors import InputError
 
@@ -127,28 +128,31 @@ def parse_ehdr(data: bytes, what: str) -> Ehdr:
 
 def parse_phdrs(data: bytes, eh: Ehdr, what: str) -> list[Phdr]:
     """All program headers, which must lie inside ``data``."""
-    if eh.phnum == 0:
-        return []
-    if eh.phentsize != PHDR_SIZE:
-        raise InputError(f"{what}: e_phentsize is {eh.phentsize}, not {PHDR_SIZE}")
-    end = eh.phoff + eh.phnum * PHDR_SIZE
-    if eh.phoff < EHDR_SIZE or end > len(data):
-        raise InputError(f"{what}: the program header table ({eh.phnum} entries at "
-                         f"{eh.phoff}) does not fit in its {len(data)} bytes")
-    return [Phdr(*_PHDR.unpack_from(data, eh.phoff + i * PHDR_SIZE)) for i in range(eh.phnum)]
+    rows = _table(data, what, "program header table", "e_phentsize",
+                  (eh.phoff, eh.phnum, eh.phentsize), _PHDR)
+    return [Phdr(*row) for row in rows]
 
 
 def parse_shdrs(data: bytes, eh: Ehdr, what: str) -> list[Shdr]:
     """All section headers, which must lie inside ``data``."""
-    if eh.shnum == 0:
+    rows = _table(data, what, "section header table", "e_shentsize",
+                  (eh.shoff, eh.shnum, eh.shentsize), _SHDR)
+    return [Shdr(*row) for row in rows]
+
+
+def _table(data: bytes, what: str, name: str, entsize_field: str,
+           where: tuple[int, int, int], layout: struct.Struct) -> list[tuple[Any, ...]]:
+    """The ``(offset, count, entry size)`` table of ``layout`` entries, all inside ``data``;
+    InputError naming ``what`` when the header's numbers cannot be true."""
+    offset, count, entsize = where
+    if count == 0:
         return []
-    if eh.shentsize != SHDR_SIZE:
-        raise InputError(f"{what}: e_shentsize is {eh.shentsize}, not {SHDR_SIZE}")
-    end = eh.shoff + eh.shnum * SHDR_SIZE
-    if eh.shoff < EHDR_SIZE or end > len(data):
-        raise InputError(f"{what}: the section header table ({eh.shnum} entries at "
-                         f"{eh.shoff}) does not fit in its {len(data)} bytes")
-    return [Shdr(*_SHDR.unpack_from(data, eh.shoff + i * SHDR_SIZE)) for i in range(eh.shnum)]
+    if entsize != layout.size:
+        raise InputError(f"{what}: {entsize_field} is {entsize}, not {layout.size}")
+    if offset < EHDR_SIZE or offset + count * layout.size > len(data):
+        raise InputError(f"{what}: the {name} ({count} entries at {offset}) does not fit in "
+                         f"its {len(data)} bytes")
+    return [layout.unpack_from(data, offset + k * layout.size) for k in range(count)]
 
 
 def section_name(data: bytes, strtab: Shdr, index: int) -> str:

@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,20 +39,21 @@ CHUNK = 64 * 1024
 
 
 class _FillingDisk:
-    """os.write for region files (NAME.part) on a disk with ``budget`` bytes left: a short
-    write, then ENOSPC. Other files (the manifest) still fit: truncating the torn chunk
-    freed room for them."""
+    """os.write for the files ``counts(path)`` picks on a disk with ``budget`` bytes left: a
+    short write, then ENOSPC; other files still fit. By default the region files
+    (NAME.part): truncating the torn chunk freed room for the manifest."""
 
-    def __init__(self) -> None:
-        self.budget = 1 << 62
+    def __init__(self, budget: int = 1 << 62,
+                 counts: Callable[[str], bool] = lambda path: path.endswith(".part")) -> None:
+        self.budget, self.counts = budget, counts
         self.real = os.write
 
     def write(self, fd: int, data: Any) -> int:
         try:
-            region = os.readlink(f"/proc/self/fd/{fd}").endswith(".part")
+            counted = self.counts(os.readlink(f"/proc/self/fd/{fd}"))
         except OSError:
-            region = False
-        if not region:
+            counted = False
+        if not counted:
             return self.real(fd, data)
         if self.budget <= 0:
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -162,27 +164,13 @@ def test_free_space_check_through_the_cli(tmp_path: Path) -> None:
 # ---- a disk kept full by another writer ----------------------------------------------------
 
 
-class FullDisk:
+class FullDisk(_FillingDisk):
     """os.write for files in ``folder``: after ``budget`` bytes every write fails with
     ENOSPC, the manifest's too. Space freed by truncating a file is taken at once by the
     other writer, so the budget never grows back."""
 
     def __init__(self, folder: Path, budget: int) -> None:
-        self.folder, self.budget = str(folder), budget
-        self.real = os.write
-
-    def write(self, fd: int, data: Any) -> int:
-        try:
-            mine = os.readlink(f"/proc/self/fd/{fd}").startswith(self.folder)
-        except OSError:
-            mine = False
-        if not mine:
-            return self.real(fd, data)
-        if self.budget <= 0:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        n = min(len(data), self.budget)
-        self.budget -= n
-        return self.real(fd, memoryview(data)[:n])
+        super().__init__(budget, counts=lambda path: path.startswith(str(folder)))
 
 
 def test_a_full_disk_keeps_the_manifest_truthful_and_resume_counts_the_part(
